@@ -1,0 +1,195 @@
+//! Argument parsing shared by the commands (pure: bytes in, values out).
+
+use crate::error::{Error, Result};
+use crate::record::Ttl;
+
+pub const MAX_USER_LEN: usize = 1024;
+pub const MAX_NAME_LEN: usize = 256;
+
+/// A user id: binary-safe, 1 to 1024 bytes.
+pub fn user(arg: &[u8]) -> Result<&[u8]> {
+    if arg.is_empty() {
+        return Err(Error::Invalid("ERR the user id is empty"));
+    }
+    if arg.len() > MAX_USER_LEN {
+        return Err(Error::Invalid("ERR the user id is longer than 1024 bytes"));
+    }
+    Ok(arg)
+}
+
+/// A whole number of seconds, 0 or more, that a token entry can hold.
+pub fn seconds(arg: &[u8]) -> Result<u32> {
+    let bad = Error::Invalid("ERR TTL must be a whole number of seconds, 0 or more");
+    if arg.is_empty() || arg.len() > 20 || !arg.iter().all(u8::is_ascii_digit) {
+        return Err(bad);
+    }
+    let text = std::str::from_utf8(arg).map_err(|_| Error::Invalid(bad.message()))?;
+    let n: u64 = text
+        .parse()
+        .map_err(|_| Error::Invalid("ERR TTL is too large (at most 4294967295 seconds)"))?;
+    u32::try_from(n)
+        .map_err(|_| Error::Invalid("ERR TTL is too large (at most 4294967295 seconds)"))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct CreateOptions<'a> {
+    pub ttl: Ttl,
+    pub name: Option<&'a [u8]>,
+}
+
+/// `[TTL seconds] [NAME label]`, in any order, each at most once.
+pub fn create_options<'a>(args: &[&'a [u8]]) -> Result<CreateOptions<'a>> {
+    let mut opts = CreateOptions {
+        ttl: Ttl::Default,
+        name: None,
+    };
+    let mut ttl_seen = false;
+    let mut rest = args;
+    while let [word, tail @ ..] = rest {
+        let Some((value, tail)) = tail.split_first() else {
+            return Err(Error::Invalid(if word.eq_ignore_ascii_case(b"TTL") {
+                "ERR TTL needs a number of seconds"
+            } else if word.eq_ignore_ascii_case(b"NAME") {
+                "ERR NAME needs a label"
+            } else {
+                "ERR unknown option: MTOKEN.CREATE takes TTL seconds and NAME label"
+            }));
+        };
+        if word.eq_ignore_ascii_case(b"TTL") {
+            if ttl_seen {
+                return Err(Error::Invalid("ERR TTL given twice"));
+            }
+            ttl_seen = true;
+            opts.ttl = Ttl::Explicit(seconds(value)?);
+        } else if word.eq_ignore_ascii_case(b"NAME") {
+            if opts.name.is_some() {
+                return Err(Error::Invalid("ERR NAME given twice"));
+            }
+            if value.len() > MAX_NAME_LEN {
+                return Err(Error::Invalid("ERR the name is longer than 256 bytes"));
+            }
+            opts.name = Some(value);
+        } else {
+            return Err(Error::Invalid(
+                "ERR unknown option: MTOKEN.CREATE takes TTL seconds and NAME label",
+            ));
+        }
+        rest = tail;
+    }
+    Ok(opts)
+}
+
+/// `[EXCEPT token]` of EXPIREALL.
+pub fn except_option<'a>(args: &[&'a [u8]]) -> Result<Option<&'a [u8]>> {
+    match args {
+        [] => Ok(None),
+        [word, token] if word.eq_ignore_ascii_case(b"EXCEPT") => Ok(Some(token)),
+        [word] if word.eq_ignore_ascii_case(b"EXCEPT") => {
+            Err(Error::Invalid("ERR EXCEPT needs a token"))
+        }
+        _ => Err(Error::Invalid(
+            "ERR unknown option: MTOKEN.EXPIREALL takes EXCEPT token",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg<T: std::fmt::Debug>(r: Result<T>) -> &'static str {
+        r.expect_err("should fail").message()
+    }
+
+    #[test]
+    fn user_ids_are_checked_for_size_only() {
+        assert_eq!(user(b"\x00\xff"), Ok(&b"\x00\xff"[..]));
+        assert_eq!(msg(user(b"")), "ERR the user id is empty");
+        assert!(user(&[b'a'; 1024]).is_ok());
+        assert_eq!(
+            msg(user(&[b'a'; 1025])),
+            "ERR the user id is longer than 1024 bytes"
+        );
+    }
+
+    #[test]
+    fn seconds_accept_only_plain_whole_numbers() {
+        assert_eq!(seconds(b"0"), Ok(0));
+        assert_eq!(seconds(b"4294967295"), Ok(u32::MAX));
+        for bad in [
+            &b"-1"[..],
+            b"1.5",
+            b"",
+            b" 1",
+            b"+1",
+            b"1e3",
+            b"abc",
+            b"\xff",
+        ] {
+            assert!(msg(seconds(bad)).starts_with("ERR TTL must be"), "{bad:?}");
+        }
+        for big in [
+            &b"4294967296"[..],
+            b"9223372036854775807",
+            b"99999999999999999999",
+        ] {
+            assert!(msg(seconds(big)).starts_with("ERR TTL is too large"));
+        }
+        assert!(seconds(&[b'9'; 21]).is_err());
+    }
+
+    #[test]
+    fn create_options_in_any_order_case_insensitive() {
+        let o = create_options(&[b"name", b"phone", b"TtL", b"30"]).expect("valid");
+        assert_eq!(
+            o,
+            CreateOptions {
+                ttl: Ttl::Explicit(30),
+                name: Some(b"phone")
+            }
+        );
+        let o = create_options(&[]).expect("valid");
+        assert_eq!(
+            o,
+            CreateOptions {
+                ttl: Ttl::Default,
+                name: None
+            }
+        );
+    }
+
+    #[test]
+    fn create_options_errors_name_the_problem() {
+        assert_eq!(
+            msg(create_options(&[b"TTL"])),
+            "ERR TTL needs a number of seconds"
+        );
+        assert_eq!(msg(create_options(&[b"NAME"])), "ERR NAME needs a label");
+        assert!(msg(create_options(&[b"FOO", b"1"])).starts_with("ERR unknown option"));
+        assert!(msg(create_options(&[b"FOO"])).starts_with("ERR unknown option"));
+        assert_eq!(
+            msg(create_options(&[b"TTL", b"1", b"TTL", b"2"])),
+            "ERR TTL given twice"
+        );
+        assert_eq!(
+            msg(create_options(&[b"NAME", b"a", b"NAME", b"b"])),
+            "ERR NAME given twice"
+        );
+        let long = [b'n'; 257];
+        assert_eq!(
+            msg(create_options(&[b"NAME", &long])),
+            "ERR the name is longer than 256 bytes"
+        );
+        assert!(create_options(&[b"NAME", &long[..256]]).is_ok());
+        assert!(msg(create_options(&[b"TTL", b"-5"])).starts_with("ERR TTL must be"));
+    }
+
+    #[test]
+    fn except_option_shapes() {
+        assert_eq!(except_option(&[]), Ok(None));
+        assert_eq!(except_option(&[b"except", b"tok"]), Ok(Some(&b"tok"[..])));
+        assert_eq!(msg(except_option(&[b"EXCEPT"])), "ERR EXCEPT needs a token");
+        assert!(msg(except_option(&[b"BUT", b"tok"])).starts_with("ERR unknown option"));
+        assert!(except_option(&[b"EXCEPT", b"a", b"b"]).is_err());
+    }
+}

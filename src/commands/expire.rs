@@ -1,0 +1,65 @@
+//! `MTOKEN.EXPIRE token` (log one device out) and
+//! `MTOKEN.EXPIREALL user [EXCEPT token]` (log out everywhere, or everywhere
+//! but here).
+
+use crate::commands::args;
+use crate::error::{Error, Result};
+use crate::ffi::Ctx;
+use crate::record::Record;
+use crate::stats;
+use crate::store::{user_slot, Store};
+use crate::token;
+
+pub fn expire(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
+    let [_, tok] = argv else {
+        return Err(Error::Arity);
+    };
+    ctx.redact(1);
+    if !token::well_formed(tok) {
+        ctx.reply_int(0);
+        return Ok(());
+    }
+    let store = Store::new(ctx);
+    let slot = token::slot_of(tok);
+    let digest = token::digest(tok);
+    let entry = store.entry(slot, &digest, true)?;
+    let Some(bytes) = entry.key.read() else {
+        ctx.reply_int(0);
+        return Ok(());
+    };
+    let user = Record::decode(bytes).ok_or(Error::Corrupt)?.user.to_vec();
+    drop(entry);
+    let index = store.index(&user, true)?;
+    let removed = store.remove(&index, slot, &[digest]);
+    store.prune(&index);
+    stats::REVOKED.add(removed);
+    ctx.reply_int(removed as i64);
+    Ok(())
+}
+
+pub fn expire_all(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
+    if argv.len() < 2 {
+        return Err(Error::Arity);
+    }
+    let user = args::user(argv[1])?;
+    let except = args::except_option(&argv[2..])?;
+    if except.is_some() {
+        ctx.redact(3);
+    }
+    // A malformed or foreign EXCEPT token matches none of the user's tokens.
+    let keep = except.filter(|t| token::well_formed(t)).map(token::digest);
+    let store = Store::new(ctx);
+    let index = store.index(user, true)?;
+    let doomed: Vec<_> = index
+        .key
+        .zrange(f64::NEG_INFINITY, f64::INFINITY, false)
+        .into_iter()
+        .filter_map(|(member, _)| <[u8; token::DIGEST_LEN]>::try_from(member.as_slice()).ok())
+        .filter(|d| Some(*d) != keep)
+        .collect();
+    let removed = store.remove(&index, user_slot(user), &doomed);
+    store.prune(&index);
+    stats::REVOKED.add(removed);
+    ctx.reply_int(removed as i64);
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! The one place that decides when a token expires (SPEC, "Expiry").
+//!
+//! Times are absolute milliseconds since the epoch; `None` means "never
+//! expires". Pure: the store applies what these functions decide.
+
+use crate::record::Ttl;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshMode {
+    None,
+    Token,
+    User,
+}
+
+/// The expiry configs, read once per command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub default_ttl: u64,
+    pub refresh: RefreshMode,
+    pub refresh_persistent: bool,
+    pub refresh_interval: u64,
+    pub max_lifetime: u64,
+}
+
+impl Policy {
+    /// The instant after which no refresh may carry the token.
+    pub fn deadline(&self, created: u64) -> Option<u64> {
+        (self.max_lifetime > 0).then(|| created.saturating_add(self.max_lifetime * 1000))
+    }
+
+    /// A token past its absolute lifetime is dead whatever its TTL says.
+    pub fn past_deadline(&self, created: u64, now: u64) -> bool {
+        self.deadline(created).is_some_and(|d| now >= d)
+    }
+
+    fn cap(&self, created: u64, expiry: Option<u64>) -> Option<u64> {
+        match (expiry, self.deadline(created)) {
+            (Some(e), Some(d)) => Some(e.min(d)),
+            (None, d) => d,
+            (e, None) => e,
+        }
+    }
+
+    fn after(now: u64, secs: u64) -> Option<u64> {
+        Some(now.saturating_add(secs.saturating_mul(1000)))
+    }
+
+    /// Expiry of a token created now.
+    pub fn initial(&self, ttl: Ttl, now: u64) -> Option<u64> {
+        let secs = match ttl {
+            Ttl::Default => self.default_ttl,
+            Ttl::Explicit(secs) => secs as u64,
+        };
+        let expiry = if secs > 0 {
+            Self::after(now, secs)
+        } else {
+            None
+        };
+        self.cap(now, expiry)
+    }
+
+    /// Whether a VERIFY at `now` may rewrite this token (last use, expiry):
+    /// at most once per `refresh-interval`.
+    pub fn due(&self, last_used: u64, now: u64) -> bool {
+        now.saturating_sub(last_used) >= self.refresh_interval.saturating_mul(1000)
+    }
+
+    /// The expiry a refresh at `now` gives a token whose expiry is `current`.
+    /// Returns `None` when nothing changes.
+    ///
+    /// - A token with an expiry slides by its own TTL; one that follows the
+    ///   default slides by the current `default-ttl` (0: it becomes immortal,
+    ///   as the seed's TIMEOUT=None did).
+    /// - A token without expiry stays so, unless `refresh-persistent` is set:
+    ///   then it gets its own TTL, or `default-ttl` if it has none.
+    /// - Nothing goes past `created + max-lifetime`.
+    pub fn refreshed(
+        &self,
+        ttl: Ttl,
+        created: u64,
+        current: Option<u64>,
+        now: u64,
+    ) -> Option<Option<u64>> {
+        let own = match ttl {
+            Ttl::Default => self.default_ttl,
+            Ttl::Explicit(secs) => secs as u64,
+        };
+        let fallback = if own > 0 { own } else { self.default_ttl };
+        let next = match current {
+            Some(_) if own > 0 => Self::after(now, own),
+            Some(_) if ttl == Ttl::Default => None,
+            // TTL 0 given an expiry by an earlier persistent refresh.
+            Some(_) if self.refresh_persistent && fallback > 0 => Self::after(now, fallback),
+            Some(e) => Some(e),
+            None if self.refresh_persistent && fallback > 0 => Self::after(now, fallback),
+            None => None,
+        };
+        let next = self.cap(created, next);
+        (next != current).then_some(next)
+    }
+}
+
+/// The score of a token in its user's index: its expiry, +inf for none.
+pub fn score(expiry: Option<u64>) -> f64 {
+    expiry.map_or(f64::INFINITY, |e| e as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000_000;
+
+    fn policy() -> Policy {
+        Policy {
+            default_ttl: 0,
+            refresh: RefreshMode::Token,
+            refresh_persistent: true,
+            refresh_interval: 60,
+            max_lifetime: 0,
+        }
+    }
+
+    const CREATED: u64 = NOW - 10_000;
+
+    #[test]
+    fn initial_expiry_uses_default_or_explicit_ttl() {
+        let mut p = policy();
+        assert_eq!(p.initial(Ttl::Default, NOW), None);
+        p.default_ttl = 1000;
+        assert_eq!(p.initial(Ttl::Default, NOW), Some(NOW + 1_000_000));
+        assert_eq!(p.initial(Ttl::Explicit(5), NOW), Some(NOW + 5000));
+        assert_eq!(p.initial(Ttl::Explicit(0), NOW), None);
+    }
+
+    #[test]
+    fn max_lifetime_caps_initial_and_refreshed_expiry() {
+        let mut p = policy();
+        p.max_lifetime = 100;
+        assert_eq!(p.initial(Ttl::Explicit(0), NOW), Some(NOW + 100_000));
+        assert_eq!(p.initial(Ttl::Explicit(10), NOW), Some(NOW + 10_000));
+        let r = Ttl::Explicit(1000);
+        let deadline = CREATED + 100_000;
+        assert_eq!(
+            p.refreshed(r, CREATED, Some(NOW + 5), NOW),
+            Some(Some(deadline))
+        );
+        assert!(p.past_deadline(CREATED, deadline));
+        assert!(!p.past_deadline(CREATED, deadline - 1));
+    }
+
+    #[test]
+    fn refresh_slides_own_ttl() {
+        let p = policy();
+        let r = Ttl::Explicit(30);
+        assert_eq!(
+            p.refreshed(r, CREATED, Some(NOW + 1), NOW),
+            Some(Some(NOW + 30_000))
+        );
+        assert_eq!(p.refreshed(r, CREATED, Some(NOW + 30_000), NOW), None);
+    }
+
+    #[test]
+    fn default_following_token_takes_the_current_default() {
+        let mut p = policy();
+        p.default_ttl = 2000;
+        let r = Ttl::Default;
+        assert_eq!(
+            p.refreshed(r, CREATED, Some(NOW + 1), NOW),
+            Some(Some(NOW + 2_000_000))
+        );
+        // TIMEOUT changed to None: the token becomes immortal (seed behaviour).
+        p.default_ttl = 0;
+        assert_eq!(p.refreshed(r, CREATED, Some(NOW + 1), NOW), Some(None));
+    }
+
+    #[test]
+    fn immortal_tokens_get_a_ttl_only_with_refresh_persistent() {
+        let mut p = policy();
+        p.default_ttl = 1000;
+        for ttl in [Ttl::Default, Ttl::Explicit(0)] {
+            let r = ttl;
+            p.refresh_persistent = true;
+            assert_eq!(
+                p.refreshed(r, CREATED, None, NOW),
+                Some(Some(NOW + 1_000_000))
+            );
+            p.refresh_persistent = false;
+            assert_eq!(p.refreshed(r, CREATED, None, NOW), None);
+        }
+        // Nothing to give when the default is "never" either.
+        p.default_ttl = 0;
+        p.refresh_persistent = true;
+        assert_eq!(p.refreshed(Ttl::Explicit(0), CREATED, None, NOW), None);
+    }
+
+    #[test]
+    fn refresh_is_due_once_per_interval() {
+        let p = policy();
+        assert!(!p.due(NOW - 59_999, NOW));
+        assert!(p.due(NOW - 60_000, NOW));
+        let mut every = p;
+        every.refresh_interval = 0;
+        assert!(every.due(NOW, NOW));
+    }
+
+    #[test]
+    fn scores_are_expiry_or_infinity() {
+        assert_eq!(score(None), f64::INFINITY);
+        assert_eq!(score(Some(5)), 5.0);
+    }
+}

@@ -1,0 +1,315 @@
+//! Reads and writes on Redis's native types, and their replication
+//! (SPEC, "Writes, replication, persistence").
+//!
+//! Every write made here is replicated right after it, as its effect: the
+//! stored digests, values and absolute expiry times, never a command that
+//! would re-draw randomness or re-read the clock. A command that changes
+//! nothing replicates nothing. Redis wraps a command's several replicated
+//! writes in MULTI/EXEC, so replicas and the AOF see them atomically.
+
+use crate::error::{Error, Result};
+use crate::expiry::{self, Policy};
+use crate::ffi::{Ctx, Key, Kind};
+use crate::keys;
+use crate::record::{self, Record, Ttl};
+use crate::slot;
+use crate::stats;
+use crate::token::{Digest, DIGEST_LEN};
+
+/// A command's view of the token store: context, namespace, clock, policy.
+pub struct Store<'a> {
+    pub ctx: &'a Ctx,
+    pub ns: Vec<u8>,
+    pub now: u64,
+    pub policy: Policy,
+}
+
+/// A user's index (sorted set of digests scored by expiry), opened.
+pub struct Index {
+    pub key: Key,
+    pub name: Vec<u8>,
+}
+
+/// A token entry, opened.
+pub struct Entry {
+    pub key: Key,
+    pub name: Vec<u8>,
+}
+
+fn ms(t: u64) -> Vec<u8> {
+    t.to_string().into_bytes()
+}
+
+fn score_arg(expiry: Option<u64>) -> Vec<u8> {
+    expiry.map_or_else(|| b"+inf".to_vec(), ms)
+}
+
+fn digest_of(member: &[u8]) -> Option<Digest> {
+    member.try_into().ok()
+}
+
+impl<'a> Store<'a> {
+    pub fn new(ctx: &'a Ctx) -> Self {
+        Store {
+            ctx,
+            ns: crate::config::NAMESPACE.get_bytes(),
+            now: ctx.now_ms(),
+            policy: crate::config::policy(),
+        }
+    }
+
+    /// Open a user's index; WRONGTYPE when the key holds another type.
+    pub fn index(&self, user: &[u8], write: bool) -> Result<Index> {
+        let name = keys::user_index(&self.ns, user);
+        let key = self.ctx.open(&name, write);
+        match key.kind() {
+            Kind::Empty | Kind::Zset => Ok(Index { key, name }),
+            _ => Err(Error::WrongType),
+        }
+    }
+
+    /// Open a token entry; WRONGTYPE when the key holds another type.
+    pub fn entry(&self, slot: u16, digest: &Digest, write: bool) -> Result<Entry> {
+        let name = keys::token_entry(&self.ns, slot, digest);
+        let key = self.ctx.open(&name, write);
+        match key.kind() {
+            Kind::Empty | Kind::String => Ok(Entry { key, name }),
+            _ => Err(Error::WrongType),
+        }
+    }
+
+    /// Remove index members whose expiry has passed. Their entries expired
+    /// with them (same absolute time), so only the index needs cleaning.
+    pub fn prune(&self, index: &Index) {
+        let stale = index.key.zrange(f64::NEG_INFINITY, self.now as f64, false);
+        let stale: Vec<_> = stale
+            .into_iter()
+            .filter(|(_, s)| *s < self.now as f64)
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        for (member, _) in &stale {
+            index.key.zrem(member);
+        }
+        let bound = [b"(".as_slice(), &ms(self.now)].concat();
+        self.ctx
+            .replicate("ZREMRANGEBYSCORE", &[&index.name, b"-inf", &bound]);
+    }
+
+    /// Keep the index's TTL equal to its longest-lived token's expiry, so a
+    /// user whose tokens are all gone leaves no key behind.
+    pub fn sync_index_ttl(&self, index: &Index) {
+        let Some(max) = index.key.zmax() else {
+            return; // empty: Redis deleted the key with its last member
+        };
+        let want = max.is_finite().then_some(max.max(0.0) as u64);
+        if index.key.expire_at() == want {
+            return;
+        }
+        index.key.set_expire_at(want);
+        match want {
+            Some(at) => self.ctx.replicate("PEXPIREAT", &[&index.name, &ms(at)]),
+            None => self.ctx.replicate("PERSIST", &[&index.name]),
+        }
+    }
+
+    /// Write a new token entry and its index member.
+    pub fn insert(
+        &self,
+        index: &Index,
+        entry: &Entry,
+        digest: &Digest,
+        rec: &Record,
+        expiry: Option<u64>,
+    ) -> Result<()> {
+        let value = rec.encode();
+        if !entry.key.set_string(&value) {
+            return Err(Error::Corrupt);
+        }
+        match expiry {
+            Some(at) => {
+                entry.key.set_expire_at(Some(at));
+                self.ctx
+                    .replicate("SET", &[&entry.name, &value, b"PXAT", &ms(at)]);
+            }
+            None => self.ctx.replicate("SET", &[&entry.name, &value]),
+        }
+        self.set_member(index, digest, expiry);
+        Ok(())
+    }
+
+    fn set_member(&self, index: &Index, digest: &Digest, expiry: Option<u64>) {
+        index.key.zadd(digest, expiry::score(expiry));
+        self.ctx
+            .replicate("ZADD", &[&index.name, &score_arg(expiry), digest]);
+    }
+
+    /// Give a token a new expiry, in its entry and in its index member.
+    pub fn set_expiry(&self, index: &Index, entry: &Entry, digest: &Digest, expiry: Option<u64>) {
+        entry.key.set_expire_at(expiry);
+        match expiry {
+            Some(at) => self.ctx.replicate("PEXPIREAT", &[&entry.name, &ms(at)]),
+            None => self.ctx.replicate("PERSIST", &[&entry.name]),
+        }
+        self.set_member(index, digest, expiry);
+    }
+
+    /// Record a use of the token now (in place: the entry keeps its TTL).
+    pub fn touch(&self, entry: &Entry) {
+        let bytes = record::u48(self.now);
+        if entry.key.write_at(record::LAST_USED_OFFSET, &bytes) {
+            let offset = ms(record::LAST_USED_OFFSET as u64);
+            self.ctx
+                .replicate("SETRANGE", &[&entry.name, &offset, &bytes]);
+        }
+    }
+
+    /// Delete token entries and their index members; returns how many
+    /// entries existed. One DEL and one ZREM are replicated for the lot.
+    pub fn remove(&self, index: &Index, slot: u16, digests: &[Digest]) -> u64 {
+        if digests.is_empty() {
+            return 0;
+        }
+        let mut deleted_names = Vec::new();
+        let mut removed_members: Vec<&[u8]> = Vec::new();
+        for digest in digests {
+            let entry = self
+                .ctx
+                .open(&keys::token_entry(&self.ns, slot, digest), true);
+            if entry.kind() != Kind::Empty {
+                entry.delete();
+                deleted_names.push(keys::token_entry(&self.ns, slot, digest));
+            }
+            if index.key.zrem(digest) {
+                removed_members.push(digest);
+            }
+        }
+        if !deleted_names.is_empty() {
+            let mut args: Vec<&[u8]> = Vec::with_capacity(deleted_names.len());
+            args.extend(deleted_names.iter().map(|n| n.as_slice()));
+            self.ctx.replicate("DEL", &args);
+        }
+        if !removed_members.is_empty() {
+            let mut args: Vec<&[u8]> = vec![&index.name];
+            args.extend(removed_members);
+            self.ctx.replicate("ZREM", &args);
+        }
+        self.sync_index_ttl(index);
+        deleted_names.len() as u64
+    }
+
+    /// The index's members (digests) with their scores, live ones only.
+    pub fn live_members(&self, index: &Index) -> Vec<(Digest, f64)> {
+        index
+            .key
+            .zrange(self.now as f64, f64::INFINITY, false)
+            .into_iter()
+            .filter_map(|(m, s)| Some((digest_of(&m)?, s)))
+            .collect()
+    }
+
+    /// Members and their entries' records, oldest created first. Members
+    /// whose entry is gone are returned in `orphans`.
+    pub fn devices(&self, index: &Index, slot: u16) -> Result<Devices> {
+        let mut found = Vec::new();
+        let mut orphans = Vec::new();
+        for (digest, _) in self.live_members(index) {
+            let entry = self.entry(slot, &digest, false)?;
+            let Some(bytes) = entry.key.read() else {
+                orphans.push(digest);
+                continue;
+            };
+            let rec = Record::decode(bytes).ok_or(Error::Corrupt)?;
+            if self.policy.past_deadline(rec.created, self.now) {
+                orphans.push(digest);
+                continue;
+            }
+            found.push(Device {
+                digest,
+                created: rec.created,
+                last_used: rec.last_used,
+                name: rec.name.map(|n| n.to_vec()),
+                expires: entry.key.expire_at(),
+            });
+        }
+        found.sort_by(|a, b| (a.created, a.digest).cmp(&(b.created, b.digest)));
+        Ok(Devices { found, orphans })
+    }
+
+    /// Slide a token's expiry (and its user's, in `user` mode) if due.
+    /// Returns true when something was written. `rec` must not borrow the
+    /// entry's value: writing `last used` may move it.
+    pub fn refresh(&self, entry: &Entry, digest: &Digest, rec: &Record, slot: u16) -> Result<bool> {
+        if !self.policy.due(rec.last_used, self.now) {
+            return Ok(false);
+        }
+        let index = self.index(rec.user, true)?;
+        self.touch(entry);
+        let mut changed = false;
+        match self.policy.refresh {
+            expiry::RefreshMode::None => {}
+            expiry::RefreshMode::Token => {
+                changed |= self.refresh_one(&index, entry, digest, rec.ttl, rec.created);
+            }
+            expiry::RefreshMode::User => {
+                for (other, _) in self.live_members(&index) {
+                    if &other == digest {
+                        changed |= self.refresh_one(&index, entry, digest, rec.ttl, rec.created);
+                        continue;
+                    }
+                    let e = self.entry(slot, &other, true)?;
+                    let Some(r) = e.key.read().and_then(Record::decode) else {
+                        continue;
+                    };
+                    let (ttl, created) = (r.ttl, r.created);
+                    changed |= self.refresh_one(&index, &e, &other, ttl, created);
+                }
+            }
+        }
+        self.prune(&index);
+        if changed {
+            self.sync_index_ttl(&index);
+            stats::REFRESHES.incr();
+        }
+        Ok(true)
+    }
+
+    fn refresh_one(
+        &self,
+        index: &Index,
+        entry: &Entry,
+        digest: &Digest,
+        ttl: Ttl,
+        created: u64,
+    ) -> bool {
+        let current = entry.key.expire_at();
+        match self.policy.refreshed(ttl, created, current, self.now) {
+            Some(next) => {
+                self.set_expiry(index, entry, digest, next);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+pub struct Device {
+    pub digest: Digest,
+    pub created: u64,
+    pub last_used: u64,
+    pub name: Option<Vec<u8>>,
+    pub expires: Option<u64>,
+}
+
+pub struct Devices {
+    pub found: Vec<Device>,
+    pub orphans: Vec<Digest>,
+}
+
+/// The slot all of a user's keys live on.
+pub fn user_slot(user: &[u8]) -> u16 {
+    slot::key_slot(user)
+}
+
+const _: () = assert!(DIGEST_LEN == 16);

@@ -1,0 +1,254 @@
+//! The token format (SPEC, "Token"): `PREFIX SECRET CHECK SLOT`.
+//!
+//! - `SECRET`: 256 bits from the OS CSPRNG, base62, 43 chars;
+//! - `CHECK`: CRC32 of `PREFIX SECRET`, base62, 6 chars, so that a typo or a
+//!   scanner's false positive is rejected before any key is read;
+//! - `SLOT`: 3 base62 chars that put the whole token on its user's cluster slot.
+//!
+//! Pure: no Redis here. The stored form is `digest()`, never the token.
+
+use sha2::{Digest as _, Sha256};
+
+use crate::slot::{self, BASE62, TAG_LEN};
+
+pub const SECRET_LEN: usize = 43;
+pub const CHECK_LEN: usize = 6;
+pub const MAX_PREFIX_LEN: usize = 32;
+/// Bytes of SHA-256 kept: 128 bits still cost 2^128 to invert.
+pub const DIGEST_LEN: usize = 16;
+
+pub type Digest = [u8; DIGEST_LEN];
+
+/// A token prefix: `[A-Za-z0-9_]`, at most 32 chars (may be empty).
+pub fn valid_prefix(prefix: &[u8]) -> bool {
+    prefix.len() <= MAX_PREFIX_LEN
+        && prefix
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+fn is_base62(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
+/// Fixed-width base62 of a big-endian number (most significant digit first).
+fn base62_fixed(mut num: Vec<u8>, width: usize) -> Vec<u8> {
+    let mut out = vec![b'0'; width];
+    for pos in (0..width).rev() {
+        let mut rem = 0u32;
+        for byte in num.iter_mut() {
+            let cur = (rem << 8) | *byte as u32;
+            *byte = (cur / 62) as u8;
+            rem = cur % 62;
+        }
+        out[pos] = BASE62[rem as usize];
+    }
+    out
+}
+
+fn check_chars(head: &[u8]) -> [u8; CHECK_LEN] {
+    let crc = crc32fast::hash(head);
+    let digits = base62_fixed(crc.to_be_bytes().to_vec(), CHECK_LEN);
+    let mut out = [0u8; CHECK_LEN];
+    out.copy_from_slice(&digits);
+    out
+}
+
+/// A new token for a user on `slot`, from 32 bytes of OS randomness.
+pub fn generate(prefix: &[u8], slot: u16) -> Result<Vec<u8>, getrandom::Error> {
+    let mut secret = [0u8; 32];
+    getrandom::getrandom(&mut secret)?;
+    Ok(from_secret(prefix, &secret, slot))
+}
+
+/// The token for given secret bytes (deterministic; `generate` feeds it).
+pub fn from_secret(prefix: &[u8], secret: &[u8; 32], slot: u16) -> Vec<u8> {
+    let mut token = Vec::with_capacity(prefix.len() + SECRET_LEN + CHECK_LEN + TAG_LEN);
+    token.extend_from_slice(prefix);
+    token.extend_from_slice(&base62_fixed(secret.to_vec(), SECRET_LEN));
+    let check = check_chars(&token);
+    token.extend_from_slice(&check);
+    let suffix = slot::suffix_for(&token, slot);
+    token.extend_from_slice(&suffix);
+    token
+}
+
+/// Whether `token` is well formed: any valid prefix, 43 base62 chars, a
+/// matching CRC32, 3 base62 slot chars. Reads no key.
+pub fn well_formed(token: &[u8]) -> bool {
+    let fixed = SECRET_LEN + CHECK_LEN + TAG_LEN;
+    if token.len() < fixed || token.len() > fixed + MAX_PREFIX_LEN {
+        return false;
+    }
+    let prefix_len = token.len() - fixed;
+    let (head, rest) = token.split_at(prefix_len + SECRET_LEN);
+    let (check, suffix) = rest.split_at(CHECK_LEN);
+    valid_prefix(&head[..prefix_len])
+        && head[prefix_len..].iter().all(|&c| is_base62(c))
+        && suffix.iter().all(|&c| is_base62(c))
+        && check == check_chars(head)
+}
+
+/// What is stored for a token: the first 128 bits of SHA-256(token).
+pub fn digest(token: &[u8]) -> Digest {
+    let full = Sha256::digest(token);
+    let mut out = [0u8; DIGEST_LEN];
+    out.copy_from_slice(&full[..DIGEST_LEN]);
+    out
+}
+
+/// The cluster slot of a token, as `CLUSTER KEYSLOT` computes it.
+pub fn slot_of(token: &[u8]) -> u16 {
+    slot::key_slot(token)
+}
+
+/// The public, non-secret id of a token shown by `MTOKEN.LIST`: the digest in hex.
+pub fn id_of(digest: &Digest) -> Vec<u8> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(DIGEST_LEN * 2);
+    for b in digest {
+        out.push(HEX[(b >> 4) as usize]);
+        out.push(HEX[(b & 15) as usize]);
+    }
+    out
+}
+
+/// The digest an id names, or `None` when it is not 32 hex chars.
+pub fn digest_from_id(id: &[u8]) -> Option<Digest> {
+    if id.len() != DIGEST_LEN * 2 {
+        return None;
+    }
+    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; DIGEST_LEN];
+    for (i, pair) in id.chunks(2).enumerate() {
+        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slot::key_slot;
+
+    fn sample(slot: u16) -> Vec<u8> {
+        generate(b"mt_", slot).expect("os randomness")
+    }
+
+    #[test]
+    fn generated_token_has_the_documented_shape() {
+        let t = sample(42);
+        assert_eq!(t.len(), 3 + SECRET_LEN + CHECK_LEN + TAG_LEN);
+        assert!(t.starts_with(b"mt_"));
+        assert!(t[3..].iter().all(|c| c.is_ascii_alphanumeric()));
+        assert!(well_formed(&t));
+    }
+
+    #[test]
+    fn generated_token_lands_on_the_requested_slot() {
+        for slot in (0..16384u16).step_by(97).chain([0, 16383]) {
+            let t = sample(slot);
+            assert_eq!(key_slot(&t), slot);
+            assert_eq!(slot_of(&t), slot);
+        }
+    }
+
+    #[test]
+    fn token_slot_equals_user_slot_including_hash_tags() {
+        let users: [&[u8]; 5] = [
+            b"42",
+            b"alice@example.com",
+            b"{tenant1}:bob",
+            b"x{}y",
+            b"\x00\xff{\x01}",
+        ];
+        for user in users {
+            let t = sample(key_slot(user));
+            assert_eq!(key_slot(&t), key_slot(user));
+        }
+    }
+
+    #[test]
+    fn secrets_differ_between_calls() {
+        assert_ne!(sample(1), sample(1));
+    }
+
+    #[test]
+    fn secret_encodes_all_256_bits() {
+        let max = from_secret(b"", &[0xff; 32], 0);
+        let zero = from_secret(b"", &[0; 32], 0);
+        assert_eq!(&zero[..SECRET_LEN], &[b'0'; SECRET_LEN][..]);
+        assert_ne!(&max[..SECRET_LEN], &zero[..SECRET_LEN]);
+        // 62^43 > 2^256: the top digit of the largest secret is small but set.
+        assert!(max[0] != b'0');
+    }
+
+    #[test]
+    fn shorter_longer_or_altered_tokens_are_rejected() {
+        let t = sample(7);
+        assert!(!well_formed(&t[1..]));
+        assert!(!well_formed(&t[..t.len() - 1]));
+        let mut longer = t.clone();
+        longer.push(b'a');
+        // A longer token parses with a longer prefix, whose checksum fails.
+        assert!(!well_formed(&longer));
+        // Every single-character change in prefix, secret or check is caught.
+        let checked = t.len() - TAG_LEN;
+        for i in 0..checked {
+            let mut bad = t.clone();
+            bad[i] = if bad[i] == b'a' { b'b' } else { b'a' };
+            assert!(!well_formed(&bad), "position {i}");
+        }
+    }
+
+    #[test]
+    fn altered_slot_chars_stay_well_formed_but_move_slot() {
+        let t = sample(7);
+        let mut bad = t.clone();
+        let last = bad.len() - 1;
+        bad[last] = if bad[last] == b'a' { b'b' } else { b'a' };
+        assert!(well_formed(&bad));
+        assert_ne!(slot_of(&bad), 7);
+    }
+
+    #[test]
+    fn garbage_is_not_well_formed() {
+        assert!(!well_formed(b""));
+        assert!(!well_formed(&[0u8; 55]));
+        assert!(!well_formed(&[b'{'; 60]));
+        assert!(!well_formed(&vec![b'a'; 5000]));
+        let mut nonascii = sample(1);
+        nonascii[10] = 0xC3;
+        assert!(!well_formed(&nonascii));
+    }
+
+    #[test]
+    fn any_valid_prefix_is_accepted_when_parsing() {
+        for prefix in [&b""[..], b"app_", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"] {
+            let t = generate(prefix, 3).expect("randomness");
+            assert!(well_formed(&t));
+            assert_eq!(slot_of(&t), 3);
+        }
+        assert!(!valid_prefix(b"has-dash"));
+        assert!(!valid_prefix(&[b'a'; 33]));
+    }
+
+    #[test]
+    fn digest_is_sha256_truncated_to_128_bits() {
+        // SHA-256("abc") = ba7816bf 8f01cfea 414140de 5dae2223 ...
+        assert_eq!(
+            id_of(&digest(b"abc")),
+            b"ba7816bf8f01cfea414140de5dae2223".to_vec()
+        );
+    }
+
+    #[test]
+    fn ids_round_trip_and_reject_non_hex() {
+        let d = digest(b"some token");
+        assert_eq!(digest_from_id(&id_of(&d)), Some(d));
+        assert_eq!(digest_from_id(b"zz"), None);
+        assert_eq!(digest_from_id(&[b'g'; 32]), None);
+        assert_eq!(digest_from_id(&[b'0'; 33]), None);
+        assert_eq!(digest_from_id("é".repeat(16).as_bytes()), None);
+    }
+}
