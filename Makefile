@@ -1,0 +1,35 @@
+# mtoken — `make run` to try it, `make test` to check it. Both install what
+# is missing first (redis-server, redis-tools, libclang-dev).
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: all deps build release run test unit cli bench fmt clean
+
+all: release
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(CARGO) build
+
+release: deps
+	$(CARGO) build --release
+
+run: release
+	scripts/run.sh $(ARGS)
+
+# Unit tests, integration tests (each starts its own redis-server), then the
+# redis-cli walk-throughs in tests/cli/.
+test: build
+	$(CARGO) test --all-targets
+	scripts/cli-tests.sh "$(CURDIR)/target/debug/libmtoken.so"
+
+bench: release
+	scripts/bench.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install what building and testing mtoken needs, if it is missing:
+# redis-server and redis-cli (Debian's redis-server, redis-tools) and
+# libclang (bindgen, used by the redis-module crate's build).
+set -euo pipefail
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 \
+   && ! ldconfig -p 2>/dev/null | grep -q 'libclang\(-[0-9.]*\)\?\.so'; then
+  missing+=(libclang-dev)
+fi
+command -v cargo >/dev/null 2>&1 || { echo "cargo is missing: install Rust (https://rustup.rs)" >&2; exit 1; }
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "not root and no sudo: install ${missing[*]} yourself" >&2; exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian's package may start a system redis-server on 6379; `make run` wants that port.
+if command -v service >/dev/null 2>&1 && [ -z "$sudo" ]; then
+  service redis-server stop >/dev/null 2>&1 || true
+fi
