@@ -20,6 +20,10 @@ impl Ctx {
         Ctx { raw }
     }
 
+    pub fn raw(&self) -> *mut raw::RedisModuleCtx {
+        self.raw
+    }
+
     /// Wall-clock milliseconds since the epoch.
     pub fn now_ms(&self) -> u64 {
         match unsafe { raw::RedisModule_Milliseconds } {

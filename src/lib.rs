@@ -1,6 +1,7 @@
 //! mtoken: many login tokens per user, hashed, kept atomically in Redis.
 //! The contract is SPEC.md; this file only registers the module.
 
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod error;

@@ -78,6 +78,29 @@ impl<'a> Store<'a> {
         }
     }
 
+    /// Whether `slot` is being imported into this node (SPEC, "Redis
+    /// Cluster and resharding"): then a missing key may be on its way.
+    pub fn importing(&self, slot: u16) -> bool {
+        !crate::cluster::owns(self.ctx, slot)
+    }
+
+    /// On an importing slot, TRYAGAIN unless the user's index and every
+    /// live token entry it names have arrived; elsewhere, nothing to check.
+    pub fn require_complete(&self, index: &Index, slot: u16) -> Result<()> {
+        if !self.importing(slot) {
+            return Ok(());
+        }
+        if index.key.kind() == Kind::Empty {
+            return Err(Error::TryAgain);
+        }
+        for (digest, _) in self.live_members(index) {
+            if self.entry(slot, &digest, false)?.key.kind() == Kind::Empty {
+                return Err(Error::TryAgain);
+            }
+        }
+        Ok(())
+    }
+
     /// Remove index members whose expiry has passed. Their entries expired
     /// with them (same absolute time), so only the index needs cleaning.
     pub fn prune(&self, index: &Index) {
@@ -245,6 +268,11 @@ impl<'a> Store<'a> {
             return Ok(false);
         }
         let index = self.index(rec.user, true)?;
+        if index.key.kind() == Kind::Empty {
+            // No index to keep in step (e.g. it has not migrated here yet):
+            // write nothing rather than start a second one.
+            return Ok(false);
+        }
         self.touch(entry);
         let mut changed = false;
         match self.policy.refresh {

@@ -18,6 +18,7 @@ pub fn create(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let store = Store::new(ctx);
     let slot = user_slot(user);
     let index = store.index(user, true)?;
+    store.require_complete(&index, slot)?;
     let prefix = config::PREFIX.get_bytes();
 
     // A digest collision (2^-128) would overwrite another token: draw again.

@@ -15,6 +15,7 @@ pub fn list(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let user = args::user(user)?;
     let store = Store::new(ctx);
     let index = store.index(user, false)?;
+    store.require_complete(&index, user_slot(user))?;
     let devices = store.devices(&index, user_slot(user))?;
     ctx.reply_array(devices.found.len());
     for d in &devices.found {
@@ -43,6 +44,7 @@ pub fn revoke(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let user = args::user(user)?;
     let store = Store::new(ctx);
     let index = store.index(user, true)?;
+    store.require_complete(&index, user_slot(user))?;
     let Some(digest) = token::digest_from_id(id) else {
         ctx.reply_int(0);
         return Ok(());

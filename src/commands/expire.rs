@@ -24,12 +24,16 @@ pub fn expire(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let digest = token::digest(tok);
     let entry = store.entry(slot, &digest, true)?;
     let Some(bytes) = entry.key.read() else {
+        if store.importing(slot) {
+            return Err(Error::TryAgain);
+        }
         ctx.reply_int(0);
         return Ok(());
     };
     let user = Record::decode(bytes).ok_or(Error::Corrupt)?.user.to_vec();
     drop(entry);
     let index = store.index(&user, true)?;
+    store.require_complete(&index, slot)?;
     let removed = store.remove(&index, slot, &[digest]);
     store.prune(&index);
     stats::REVOKED.add(removed);
@@ -50,6 +54,7 @@ pub fn expire_all(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let keep = except.filter(|t| token::well_formed(t)).map(token::digest);
     let store = Store::new(ctx);
     let index = store.index(user, true)?;
+    store.require_complete(&index, user_slot(user))?;
     let doomed: Vec<_> = index
         .key
         .zrange(f64::NEG_INFINITY, f64::INFINITY, false)

@@ -34,6 +34,9 @@ fn run(ctx: &Ctx, args: &[&[u8]], may_write: bool) -> Result<()> {
     let digest = token::digest(tok);
     let entry = store.entry(slot, &digest, false)?;
     let Some(bytes) = entry.key.read() else {
+        if store.importing(slot) {
+            return Err(Error::TryAgain);
+        }
         stats::VERIFY_MISSES.incr();
         ctx.reply_null();
         return Ok(());

@@ -1,0 +1,149 @@
+//! Which cluster slots this node serves, for the importing-slot rule (SPEC,
+//! "Redis Cluster and resharding").
+//!
+//! Redis runs a command for a slot this node does not own only when the
+//! client sent ASKING, i.e. while the slot is being imported here. Then a
+//! user's keys may still be on their way, and a command that finds one
+//! missing must answer TRYAGAIN rather than nil or a second index.
+//!
+//! Ownership is read from `CLUSTER NODES` and cached. The cache errs on the
+//! safe side: ownership of a slot only changes at the very end of an import
+//! (a stale view then says "not owned" and costs a retry), and it is re-read
+//! at most every `MAX_AGE_MS`, or `RECHECK_MS` before answering TRYAGAIN, so
+//! no client can make every request pay for a `CLUSTER NODES`.
+
+use std::sync::Mutex;
+
+use redis_module::{raw, Context, RedisValue};
+
+use crate::ffi::Ctx;
+use crate::slot::SLOTS;
+
+const MAX_AGE_MS: u64 = 1000;
+const RECHECK_MS: u64 = 50;
+
+struct View {
+    fetched: u64,
+    owned: Vec<bool>,
+}
+
+static VIEW: Mutex<Option<View>> = Mutex::new(None);
+
+/// The slots served by this node's master (itself when it is a master),
+/// from `CLUSTER NODES` output. `None` when the text has no `myself` line.
+pub fn owned_slots(nodes: &str) -> Option<Vec<bool>> {
+    let lines: Vec<Vec<&str>> = nodes
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() >= 8)
+        .collect();
+    let me = lines
+        .iter()
+        .find(|f| f[2].split(',').any(|flag| flag == "myself"))?;
+    let is_replica = me[2]
+        .split(',')
+        .any(|flag| flag == "slave" || flag == "replica");
+    let master = if is_replica {
+        lines.iter().find(|f| f[0] == me[3])?
+    } else {
+        me
+    };
+    let mut owned = vec![false; SLOTS];
+    for range in &master[8..] {
+        if range.starts_with('[') {
+            continue; // [slot->-id] migrating / [slot-<-id] importing markers
+        }
+        let (lo, hi) = match range.split_once('-') {
+            Some((a, b)) => (a.parse::<usize>().ok()?, b.parse::<usize>().ok()?),
+            None => {
+                let s = range.parse::<usize>().ok()?;
+                (s, s)
+            }
+        };
+        for s in lo..=hi.min(SLOTS - 1) {
+            owned[s] = true;
+        }
+    }
+    Some(owned)
+}
+
+fn fetch(ctx: &Ctx) -> Option<Vec<bool>> {
+    let rctx = Context::new(ctx.raw());
+    let text = match rctx.call("CLUSTER", &["NODES"]) {
+        Ok(RedisValue::SimpleString(s)) => s,
+        Ok(RedisValue::BulkString(s)) => s,
+        Ok(RedisValue::StringBuffer(b)) => String::from_utf8_lossy(&b).into_owned(),
+        Ok(RedisValue::VerbatimString((_, b))) => String::from_utf8_lossy(&b).into_owned(),
+        _ => return None,
+    };
+    owned_slots(&text)
+}
+
+/// Whether this node serves `slot`. Always true outside cluster mode.
+pub fn owns(ctx: &Ctx, slot: u16) -> bool {
+    if ctx.context_flags() & raw::REDISMODULE_CTX_FLAGS_CLUSTER == 0 {
+        return true;
+    }
+    let now = ctx.now_ms();
+    let mut view = VIEW.lock().unwrap_or_else(|e| e.into_inner());
+    let age = |v: &Option<View>| {
+        v.as_ref()
+            .map_or(u64::MAX, |v| now.saturating_sub(v.fetched))
+    };
+    let owned = |v: &Option<View>| v.as_ref().is_some_and(|v| v.owned[slot as usize % SLOTS]);
+    if age(&view) >= MAX_AGE_MS || (!owned(&view) && age(&view) >= RECHECK_MS) {
+        if let Some(owned) = fetch(ctx) {
+            *view = Some(View {
+                fetched: now,
+                owned,
+            });
+        }
+    }
+    // No view at all (CLUSTER NODES failed): behave as outside a cluster.
+    view.as_ref().is_none_or(|v| v.owned[slot as usize % SLOTS])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NODES: &str = "\
+07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1:30004@31004 slave e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 0 1426238317239 4 connected
+67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 127.0.0.1:30002@31002 master - 0 1426238316232 2 connected 5461-10922
+292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 127.0.0.1:30003@31003 master - 0 1426238318243 3 connected 10923-16383 [100-<-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1]
+e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0 0 1 connected 0-5460 7000 [200->-292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f]
+";
+
+    #[test]
+    fn master_owns_its_ranges_and_single_slots() {
+        let owned = owned_slots(NODES).expect("parsed");
+        assert!(owned[0] && owned[5460] && owned[7000] && owned[200]);
+        assert!(!owned[5461] && !owned[16383] && !owned[10923]);
+    }
+
+    #[test]
+    fn replica_sees_its_masters_slots() {
+        let text = NODES
+            .replace("myself,master", "master")
+            .replace(" slave e7d1", " myself,slave e7d1");
+        let owned = owned_slots(&text).expect("parsed");
+        assert!(owned[0] && owned[7000] && !owned[8000]);
+    }
+
+    #[test]
+    fn importing_node_does_not_own_the_slot_yet() {
+        let text = NODES
+            .replace("myself,master", "master")
+            .replace("30003@31003 master", "30003@31003 myself,master");
+        let owned = owned_slots(&text).expect("parsed");
+        assert!(!owned[100], "importing is not owning");
+        assert!(owned[10923]);
+    }
+
+    #[test]
+    fn garbage_gives_no_view() {
+        assert_eq!(owned_slots(""), None);
+        assert_eq!(owned_slots("not cluster nodes output"), None);
+        assert!(owned_slots("id a myself,master - 0 0 1 connected x-y").is_none());
+    }
+}
