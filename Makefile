@@ -19,11 +19,10 @@ release: deps
 run: release
 	scripts/run.sh $(ARGS)
 
-# Unit tests, integration tests (each starts its own redis-server), then the
-# redis-cli walk-throughs in tests/cli/.
+# Unit tests, integration tests (each starts its own redis-server), the
+# redis-cli walk-throughs in tests/cli/ and the Python client's tests.
 test: build
-	$(CARGO) test --all-targets
-	scripts/cli-tests.sh "$(CURDIR)/target/debug/libmtoken.so"
+	scripts/test.sh
 
 bench: release
 	scripts/bench.sh
