@@ -33,7 +33,8 @@ impl Policy {
         self.deadline(created).is_some_and(|d| now >= d)
     }
 
-    fn cap(&self, created: u64, expiry: Option<u64>) -> Option<u64> {
+    /// The earlier of an expiry and the token's deadline.
+    pub fn cap(&self, created: u64, expiry: Option<u64>) -> Option<u64> {
         match (expiry, self.deadline(created)) {
             (Some(e), Some(d)) => Some(e.min(d)),
             (None, d) => d,

@@ -253,7 +253,8 @@ impl<'a> Store<'a> {
                 created: rec.created,
                 last_used: rec.last_used,
                 name: rec.name.map(|n| n.to_vec()),
-                expires: entry.key.expire_at(),
+                // A max-lifetime set after creation ends the token first.
+                expires: self.policy.cap(rec.created, entry.key.expire_at()),
             });
         }
         found.sort_by(|a, b| (a.created, a.digest).cmp(&(b.created, b.digest)));
