@@ -60,8 +60,8 @@ pub fn owned_slots(nodes: &str) -> Option<Vec<bool>> {
                 (s, s)
             }
         };
-        for s in lo..=hi.min(SLOTS - 1) {
-            owned[s] = true;
+        if lo <= hi && lo < SLOTS {
+            owned[lo..=hi.min(SLOTS - 1)].fill(true);
         }
     }
     Some(owned)

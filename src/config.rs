@@ -148,7 +148,7 @@ const NAMES: [&str; 8] = [
 
 /// Read `NAME VALUE` pairs from the module arguments.
 pub fn parse_module_args(args: &[RedisString]) -> Result<Vec<(&'static str, String)>, String> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err("module arguments must be NAME VALUE pairs".into());
     }
     let mut out = Vec::new();
@@ -198,6 +198,12 @@ pub fn register(ctx: &Context, args: &[RedisString]) -> Result<(), String> {
     ];
     for (name, var, default, max) in ints {
         let value = int_arg(&args, name, default)?;
+        // Redis checks CONFIG SET against min/max, but not the default.
+        if !(0..=max).contains(&value) {
+            return Err(format!(
+                "mtoken.{name} must be between 0 and {max}, got {value}"
+            ));
+        }
         register_i64_configuration(ctx, name, var, value, 0, max, flags(), None);
     }
     let persistent = match str_arg(&args, "refresh-persistent", "yes")

@@ -138,6 +138,8 @@ impl Ctx {
 }
 
 /// The bytes of a command argument (binary-safe, borrowed from Redis).
+/// `s` must be a string Redis handed to the current call.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn arg<'a>(s: *mut raw::RedisModuleString) -> &'a [u8] {
     let mut len = 0usize;
     let p = match unsafe { raw::RedisModule_StringPtrLen } {
@@ -274,6 +276,7 @@ impl Key {
     }
 
     /// Number of members of a sorted set (0 when empty).
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
         match unsafe { raw::RedisModule_ValueLength } {
             Some(f) if !self.ptr.is_null() => unsafe { f(self.ptr) },

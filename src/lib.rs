@@ -16,6 +16,7 @@ pub mod token;
 
 use redis_module::{Context, RedisString, Status};
 
+#[cfg_attr(test, allow(dead_code))]
 fn init(ctx: &Context, args: &[RedisString]) -> Status {
     slot::init();
     let loaded = config::register(ctx, args).and_then(|()| commands::register(ctx.ctx));

@@ -61,6 +61,8 @@ extern "C" fn info(ctx: *mut raw::RedisModuleInfoCtx, _for_crash_report: c_int) 
 }
 
 /// Install the INFO callback (replaces the crate's empty default).
+/// `ctx` is the module-load context.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn register(ctx: *mut raw::RedisModuleCtx) {
     if let Some(f) = unsafe { raw::RedisModule_RegisterInfoFunc } {
         unsafe { f(ctx, Some(info)) };

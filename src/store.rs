@@ -257,7 +257,7 @@ impl<'a> Store<'a> {
                 expires: self.policy.cap(rec.created, entry.key.expire_at()),
             });
         }
-        found.sort_by(|a, b| (a.created, a.digest).cmp(&(b.created, b.digest)));
+        found.sort_by_key(|d| (d.created, d.digest));
         Ok(Devices { found, orphans })
     }
 

@@ -346,7 +346,7 @@ fn revoke_of_an_unknown_or_malformed_id_returns_0_and_changes_nothing() {
         token_id(&other).into_bytes(), // expired already
         b"".to_vec(),
         b"xyz".to_vec(),
-        id[..31].as_bytes().to_vec(),
+        id.as_bytes()[..31].to_vec(),
         format!("{id}0").into_bytes(),
         "g".repeat(32).into_bytes(),
         format!("{}\x00", &id[..31]).into_bytes(),

@@ -11,10 +11,13 @@ use crate::store::{user_slot, Store};
 use crate::token;
 
 pub fn expire(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
+    // Redact before any check: a rejected call may still carry a token.
+    for pos in 1..argv.len() {
+        ctx.redact(pos);
+    }
     let [_, tok] = argv else {
         return Err(Error::Arity);
     };
-    ctx.redact(1);
     if !token::well_formed(tok) {
         ctx.reply_int(0);
         return Ok(());
@@ -42,14 +45,18 @@ pub fn expire(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
 }
 
 pub fn expire_all(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
+    // Options may carry a token, also in a call rejected below: redact all
+    // but the EXCEPT keyword first.
+    for pos in 2..argv.len() {
+        if !(pos == 2 && argv[pos].eq_ignore_ascii_case(b"EXCEPT")) {
+            ctx.redact(pos);
+        }
+    }
     if argv.len() < 2 {
         return Err(Error::Arity);
     }
     let user = args::user(argv[1])?;
     let except = args::except_option(&argv[2..])?;
-    if except.is_some() {
-        ctx.redact(3);
-    }
     // A malformed or foreign EXCEPT token matches none of the user's tokens.
     let keep = except.filter(|t| token::well_formed(t)).map(token::digest);
     let store = Store::new(ctx);

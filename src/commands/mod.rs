@@ -87,6 +87,8 @@ const COMMANDS: [(&std::ffi::CStr, EntryPoint, &std::ffi::CStr); 7] = [
     (c"mtoken.revoke", revoke_cmd, c"write fast"),
 ];
 
+/// `ctx` is the module-load context Redis passed to `RedisModule_OnLoad`.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn register(ctx: *mut raw::RedisModuleCtx) -> std::result::Result<(), String> {
     let Some(create) = (unsafe { raw::RedisModule_CreateCommand }) else {
         return Err("RedisModule_CreateCommand is missing".into());

@@ -20,10 +20,13 @@ pub fn verify_ro(ctx: &Ctx, args: &[&[u8]]) -> Result<()> {
 }
 
 fn run(ctx: &Ctx, args: &[&[u8]], may_write: bool) -> Result<()> {
+    // Redact before any check: a rejected call may still carry a token.
+    for pos in 1..args.len() {
+        ctx.redact(pos);
+    }
     let [_, tok] = args else {
         return Err(Error::Arity);
     };
-    ctx.redact(1);
     if !token::well_formed(tok) {
         stats::VERIFY_MALFORMED.incr();
         ctx.reply_null();
@@ -43,7 +46,8 @@ fn run(ctx: &Ctx, args: &[&[u8]], may_write: bool) -> Result<()> {
     };
     let rec = Record::decode(bytes).ok_or(Error::Corrupt)?;
     let past_deadline = store.policy.past_deadline(rec.created, store.now);
-    if !past_deadline && !(may_write && store.policy.due(rec.last_used, store.now)) {
+    let due = may_write && store.policy.due(rec.last_used, store.now);
+    if !past_deadline && !due {
         // The common case: nothing to write, reply straight from the value.
         stats::VERIFY_HITS.incr();
         ctx.reply_bulk(rec.user);

@@ -413,3 +413,437 @@ pub fn all_keys(c: &mut Conn) -> Vec<Vec<u8>> {
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
+
+/// One key as a test compares it across servers or restarts: its name, its
+/// absolute expiry (`PEXPIRETIME`: -1 none) and its value (`GET` for
+/// strings, `ZRANGE .. WITHSCORES` for sorted sets, `TYPE` otherwise).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyState {
+    pub key: Vec<u8>,
+    pub pexpiretime: i64,
+    pub value: Vec<Vec<u8>>,
+}
+
+/// Every key of the server with its expiry and value, sorted by name.
+pub fn dataset(c: &mut Conn) -> Vec<KeyState> {
+    let mut keys = all_keys(c);
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .map(|key| {
+            let kind = c.cmd(&[&b"TYPE"[..], &key]).text();
+            let value = match kind.as_str() {
+                "string" => vec![c.cmd(&[&b"GET"[..], &key]).bytes()],
+                "zset" => c
+                    .cmd(&[&b"ZRANGE"[..], &key, b"0", b"-1", b"WITHSCORES"])
+                    .array()
+                    .iter()
+                    .map(|r| r.bytes())
+                    .collect(),
+                other => vec![other.as_bytes().to_vec()],
+            };
+            let pexpiretime = c.cmd(&[&b"PEXPIRETIME"[..], &key]).int();
+            KeyState {
+                key,
+                pexpiretime,
+                value,
+            }
+        })
+        .collect()
+}
+
+/// The 16-byte digest under which the module stores a token (SHA-256,
+/// truncated), i.e. what key names and index members hold.
+pub fn token_digest(token: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token)[..16].to_vec()
+}
+
+/// A token's public id as `MTOKEN.LIST` shows it and `MTOKEN.REVOKE` takes.
+pub fn token_id(token: &[u8]) -> String {
+    token_digest(token)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `MTOKEN.VERIFY_RO token` → Some(user) or None.
+pub fn verify_ro(c: &mut Conn, token: &[u8]) -> Option<Vec<u8>> {
+    match c.cmd(&[&b"MTOKEN.VERIFY_RO"[..], token]) {
+        Reply::Nil => None,
+        Reply::Bulk(u) => Some(u),
+        other => panic!("VERIFY_RO reply: {other:?}"),
+    }
+}
+
+/// One `INFO mtoken` counter by its short name, e.g. `"verify_malformed"`.
+pub fn info_counter(c: &mut Conn, name: &str) -> u64 {
+    let info = c.q("INFO mtoken").text();
+    let field = format!("mtoken_{name}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(field.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in INFO mtoken:\n{info}"))
+}
+
+/// The name of a user's index key (`<ns>:{tag}:u:<user>`), if it exists.
+pub fn index_key(c: &mut Conn, user: &[u8]) -> Option<Vec<u8>> {
+    let suffix = [&b"}:u:"[..], user].concat();
+    all_keys(c).into_iter().find(|k| k.ends_with(&suffix))
+}
+
+/// The name of a token's entry key (`<ns>:{tag}:t:<digest>`), if it exists.
+pub fn entry_key(c: &mut Conn, token: &[u8]) -> Option<Vec<u8>> {
+    let suffix = [&b"}:t:"[..], &token_digest(token)].concat();
+    all_keys(c).into_iter().find(|k| k.ends_with(&suffix))
+}
+
+/// `PEXPIRETIME key`: absolute expiry in ms, -1 none, -2 no such key.
+pub fn pexpiretime(c: &mut Conn, key: &[u8]) -> i64 {
+    c.cmd(&[&b"PEXPIRETIME"[..], key]).int()
+}
+
+/// The server's clock in ms (`TIME`).
+pub fn server_ms(c: &mut Conn) -> u64 {
+    let t = c.q("TIME").array();
+    let secs: u64 = t[0].text().parse().expect("seconds");
+    let micros: u64 = t[1].text().parse().expect("micros");
+    secs * 1000 + micros / 1000
+}
+
+/// Poll until the server's clock has moved on by at least `ms` milliseconds,
+/// so that a later write computes a different absolute time.
+pub fn tick_ms(c: &mut Conn, ms: u64) {
+    let start = server_ms(c);
+    assert!(wait_until(Duration::from_secs(5), || server_ms(c) >= start + ms));
+}
+
+// ---------------------------------------------------------------------------
+// Redis Cluster: a few servers made into one cluster, and a small
+// cluster-aware client (slot routing, MOVED, ASK, TRYAGAIN) for the tests.
+
+/// `CLUSTER KEYSLOT key`, computed here independently of the module: CRC16
+/// (XMODEM) of the first non-empty `{...}` (else the whole key), mod 16384.
+pub fn cluster_key_slot(key: &[u8]) -> u16 {
+    let mut part = key;
+    if let Some(open) = key.iter().position(|&b| b == b'{') {
+        if let Some(len) = key[open + 1..].iter().position(|&b| b == b'}') {
+            if len > 0 {
+                part = &key[open + 1..open + 1 + len];
+            }
+        }
+    }
+    let mut crc: u16 = 0;
+    for &b in part {
+        crc ^= (b as u16) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc & 16383
+}
+
+/// Run `redis-cli` with `args` and collect its output.
+pub fn redis_cli(args: &[&str]) -> std::process::Output {
+    Command::new("redis-cli")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run redis-cli")
+}
+
+/// The port in a redirection's `host:port`.
+fn redirect_port(addr: &str) -> u16 {
+    addr.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("bad redirection address {addr:?}"))
+}
+
+/// Masters only, each a `Server` in its own dir (so `nodes.conf` files do
+/// not clash), joined by `redis-cli --cluster create`.
+pub struct Cluster {
+    pub nodes: Vec<Server>,
+    /// `CLUSTER MYID` of each node, in the order of `nodes`.
+    pub ids: Vec<String>,
+}
+
+impl Cluster {
+    /// `n` (>= 3) masters with the module and its default configs.
+    pub fn start(n: usize) -> Cluster {
+        Cluster::with(n, &[])
+    }
+
+    /// `n` (>= 3) masters, each loading the module with `module_args`.
+    pub fn with(n: usize, module_args: &[&str]) -> Cluster {
+        assert!(n >= 3, "redis-cli --cluster create needs 3 masters");
+        let nodes: Vec<Server> = (0..n)
+            .map(|_| {
+                // An explicit bus port: the default (port + 10000) overflows
+                // for ports above 55535.
+                let bus = free_port().to_string();
+                Server::with(
+                    module_args,
+                    &[
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        "--cluster-node-timeout",
+                        "5000",
+                        "--cluster-port",
+                        &bus,
+                    ],
+                )
+            })
+            .collect();
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect();
+        let mut args = vec!["--cluster", "create"];
+        args.extend(addrs.iter().map(|a| a.as_str()));
+        args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
+        let out = redis_cli(&args);
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ids = nodes
+            .iter()
+            .map(|s| s.conn().q("CLUSTER MYID").text())
+            .collect();
+        let cluster = Cluster { nodes, ids };
+        cluster.wait_stable();
+        cluster
+    }
+
+    pub fn ports(&self) -> Vec<u16> {
+        self.nodes.iter().map(|s| s.port).collect()
+    }
+
+    /// `127.0.0.1:<port>` of node `i`.
+    pub fn addr(&self, i: usize) -> String {
+        format!("127.0.0.1:{}", self.nodes[i].port)
+    }
+
+    /// Which node (index into `nodes`) listens on `port`.
+    pub fn node_at(&self, port: u16) -> usize {
+        self.nodes
+            .iter()
+            .position(|s| s.port == port)
+            .unwrap_or_else(|| panic!("no node on port {port}"))
+    }
+
+    /// For each slot, the port of its master as node `i` sees it
+    /// (`CLUSTER SLOTS`; 0 when uncovered).
+    pub fn slot_map(&self, i: usize) -> Vec<u16> {
+        slot_map_of(&mut self.nodes[i].conn())
+    }
+
+    /// Wait (bounded) until every node reports `cluster_state:ok` and all
+    /// nodes agree on who serves every slot.
+    pub fn wait_stable(&self) {
+        let ok = wait_until(Duration::from_secs(30), || {
+            let all_ok = self.nodes.iter().all(|s| {
+                s.conn()
+                    .q("CLUSTER INFO")
+                    .text()
+                    .contains("cluster_state:ok")
+            });
+            all_ok && {
+                let first = self.slot_map(0);
+                !first.contains(&0) && (1..self.nodes.len()).all(|i| self.slot_map(i) == first)
+            }
+        });
+        assert!(ok, "cluster did not become stable");
+    }
+
+    /// A cluster-aware client that knows the current slot map.
+    pub fn client(&self) -> ClusterClient {
+        let mut c = ClusterClient::new(self.nodes[0].port);
+        c.load_slots();
+        c
+    }
+
+    /// `redis-cli --cluster check`, polled (bounded) until it passes while
+    /// gossip settles; returns its last output.
+    pub fn check(&self) -> String {
+        let addr = self.addr(0);
+        let mut text = String::new();
+        let ok = wait_until(Duration::from_secs(30), || {
+            let out = redis_cli(&["--cluster", "check", &addr]);
+            text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.status.success() && !text.contains("[ERR]") && !text.contains("[WARNING]")
+        });
+        assert!(ok, "redis-cli --cluster check never passed:\n{text}");
+        text
+    }
+}
+
+/// For each slot, the port of its master per `CLUSTER SLOTS` on `c`.
+pub fn slot_map_of(c: &mut Conn) -> Vec<u16> {
+    let mut map = vec![0u16; 16384];
+    for range in c.q("CLUSTER SLOTS").array() {
+        let r = range.array();
+        let (lo, hi) = (r[0].int() as usize, r[1].int() as usize);
+        let port = r[2].array()[1].int() as u16;
+        for slot in map.iter_mut().take(hi + 1).skip(lo) {
+            *slot = port;
+        }
+    }
+    map
+}
+
+/// A minimal cluster client: routes a command by its first argument's slot
+/// (every MTOKEN command's key is argument 1), follows `MOVED` (remembering
+/// the new owner) and `ASK` (one `ASKING` + command on the named node), and
+/// retries `TRYAGAIN` from the slot's owner with a short, bounded backoff.
+pub struct ClusterClient {
+    seed: u16,
+    slots: Vec<u16>,
+    conns: std::collections::HashMap<u16, Conn>,
+    /// Total time a single command may spend retrying TRYAGAIN.
+    pub patience: Duration,
+    pub moved: u64,
+    pub asked: u64,
+    pub tryagain: u64,
+}
+
+impl ClusterClient {
+    /// A client that knows nothing yet: every slot goes to `seed` until a
+    /// `MOVED` says otherwise.
+    pub fn new(seed: u16) -> ClusterClient {
+        ClusterClient {
+            seed,
+            slots: vec![0; 16384],
+            conns: std::collections::HashMap::new(),
+            patience: Duration::from_secs(20),
+            moved: 0,
+            asked: 0,
+            tryagain: 0,
+        }
+    }
+
+    /// Learn the whole slot map (`CLUSTER SLOTS` on the seed node).
+    pub fn load_slots(&mut self) {
+        let seed = self.seed;
+        self.slots = slot_map_of(self.conn(seed));
+    }
+
+    /// The connection to the node on `port` (opened on first use).
+    pub fn conn(&mut self, port: u16) -> &mut Conn {
+        self.conns.entry(port).or_insert_with(|| Conn::open(port))
+    }
+
+    /// The node this client would send `key`'s commands to first.
+    pub fn port_for(&self, key: &[u8]) -> u16 {
+        match self.slots[cluster_key_slot(key) as usize] {
+            0 => self.seed,
+            port => port,
+        }
+    }
+
+    /// Send a command routed by `args[1]` and return the final reply (an
+    /// error other than MOVED / ASK / TRYAGAIN is returned as is).
+    pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Reply {
+        let slot = cluster_key_slot(args[1].as_ref()) as usize;
+        let deadline = Instant::now() + self.patience;
+        let mut backoff = Duration::from_millis(1);
+        let mut target = self.port_for(args[1].as_ref());
+        let mut asking = false;
+        let mut hops = 0;
+        loop {
+            let conn = self.conn(target);
+            let reply = if asking {
+                conn.send(&[b"ASKING"]).expect("redis connection");
+                conn.send(args).expect("redis connection");
+                let ok = conn.read_reply().expect("redis connection");
+                assert_eq!(ok, Reply::Simple("OK".into()), "ASKING reply");
+                conn.read_reply().expect("redis connection")
+            } else {
+                conn.cmd(args)
+            };
+            asking = false;
+            let err = match &reply {
+                Reply::Error(e) => e.clone(),
+                _ => return reply,
+            };
+            let mut words = err.split_whitespace();
+            match words.next() {
+                Some("MOVED") => {
+                    let port = redirect_port(words.nth(1).unwrap_or(""));
+                    self.slots[slot] = port;
+                    self.moved += 1;
+                    target = port;
+                }
+                Some("ASK") => {
+                    target = redirect_port(words.nth(1).unwrap_or(""));
+                    self.asked += 1;
+                    asking = true;
+                }
+                Some("TRYAGAIN") => {
+                    self.tryagain += 1;
+                    assert!(
+                        Instant::now() < deadline,
+                        "still TRYAGAIN after {:?}: {err}",
+                        self.patience
+                    );
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_millis(50));
+                    target = self.port_for(args[1].as_ref());
+                    hops = 0;
+                    continue;
+                }
+                _ => return reply,
+            }
+            hops += 1;
+            assert!(hops < 16, "redirection loop for slot {slot}: {err}");
+        }
+    }
+
+    /// Shorthand for whitespace-separated text arguments.
+    pub fn q(&mut self, line: &str) -> Reply {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        self.cmd(&args)
+    }
+
+    /// `MTOKEN.CREATE user [opts...]` → (token, first).
+    pub fn create(&mut self, user: &[u8], opts: &[&str]) -> (Vec<u8>, i64) {
+        let mut args: Vec<&[u8]> = vec![b"MTOKEN.CREATE", user];
+        args.extend(opts.iter().map(|o| o.as_bytes()));
+        let r = self.cmd(&args);
+        let r = match r {
+            Reply::Array(a) if a.len() == 2 => a,
+            other => panic!("CREATE reply: {other:?}"),
+        };
+        (r[0].bytes(), r[1].int())
+    }
+
+    /// `MTOKEN.VERIFY token` → Some(user) or None.
+    pub fn verify(&mut self, token: &[u8]) -> Option<Vec<u8>> {
+        match self.cmd(&[&b"MTOKEN.VERIFY"[..], token]) {
+            Reply::Nil => None,
+            Reply::Bulk(u) => Some(u),
+            other => panic!("VERIFY reply: {other:?}"),
+        }
+    }
+
+    /// A command that must answer an integer (EXPIRE, EXPIREALL, REVOKE).
+    pub fn int<A: AsRef<[u8]>>(&mut self, args: &[A]) -> i64 {
+        match self.cmd(args) {
+            Reply::Int(n) => n,
+            other => panic!("expected an integer reply, got {other:?}"),
+        }
+    }
+}
