@@ -101,6 +101,19 @@ impl<'a> Store<'a> {
         Ok(())
     }
 
+    /// WRONGTYPE (or a corrupt-value error) if any of these entries holds
+    /// something the module did not write: checked before a command deletes
+    /// them, so that it deletes nothing that is not a token.
+    pub fn check_entries(&self, slot: u16, digests: &[Digest]) -> Result<()> {
+        for digest in digests {
+            let entry = self.entry(slot, digest, false)?;
+            if let Some(bytes) = entry.key.read() {
+                Record::decode(bytes).ok_or(Error::Corrupt)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Remove index members whose expiry has passed. Their entries expired
     /// with them (same absolute time), so only the index needs cleaning.
     pub fn prune(&self, index: &Index) {

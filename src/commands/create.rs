@@ -36,6 +36,17 @@ pub fn create(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
         }
     };
 
+    let limit = config::max_tokens();
+    if limit > 0 && index.key.len() >= limit {
+        // Eviction below deletes entries: check them before writing anything.
+        let members: Vec<_> = store
+            .live_members(&index)
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        store.check_entries(slot, &members)?;
+    }
+
     // Every check has passed: from here on the command writes.
     store.prune(&index);
     let first = index.key.len() == 0;
@@ -50,7 +61,6 @@ pub fn create(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     store.insert(&index, &entry, &digest, &rec, expiry)?;
     drop(entry);
 
-    let limit = config::max_tokens();
     if limit > 0 && index.key.len() > limit {
         let devices = store.devices(&index, slot)?;
         let mut doomed = devices.orphans;

@@ -54,6 +54,7 @@ pub fn revoke(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
         ctx.reply_int(0);
         return Ok(());
     }
+    store.check_entries(user_slot(user), &[digest])?;
     let removed = store.remove(&index, user_slot(user), &[digest]);
     store.prune(&index);
     stats::REVOKED.add(removed);

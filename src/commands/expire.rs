@@ -47,8 +47,8 @@ pub fn expire(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
 pub fn expire_all(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     // Options may carry a token, also in a call rejected below: redact all
     // but the EXCEPT keyword first.
-    for pos in 2..argv.len() {
-        if !(pos == 2 && argv[pos].eq_ignore_ascii_case(b"EXCEPT")) {
+    for (pos, arg) in argv.iter().enumerate().skip(2) {
+        if !(pos == 2 && arg.eq_ignore_ascii_case(b"EXCEPT")) {
             ctx.redact(pos);
         }
     }
@@ -69,6 +69,7 @@ pub fn expire_all(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
         .filter_map(|(member, _)| <[u8; token::DIGEST_LEN]>::try_from(member.as_slice()).ok())
         .filter(|d| Some(*d) != keep)
         .collect();
+    store.check_entries(user_slot(user), &doomed)?;
     let removed = store.remove(&index, user_slot(user), &doomed);
     store.prune(&index);
     stats::REVOKED.add(removed);
