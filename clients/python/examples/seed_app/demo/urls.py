@@ -1,0 +1,13 @@
+from accounts import views
+from django.urls import include, path
+from rest_framework import routers
+
+router = routers.DefaultRouter()
+router.register(r"users", views.UserViewSet)
+
+urlpatterns = [
+    path("", include(router.urls)),
+    path("login/", views.login_handler),
+    path("logout/", views.logout_handler),
+    path("password/", views.password_changed_handler),
+]

@@ -1,0 +1,700 @@
+//! Redis Cluster (SPEC, "Redis Cluster and resharding"): commands route by
+//! their user or token to the node of the user's slot; a reshard, idle or
+//! under traffic, loses no live token, revives no revoked one, never makes
+//! `MIGRATE` fail with BUSYKEY and leaves no token entry outside its user's
+//! index; a node importing a slot answers TRYAGAIN, and changes nothing,
+//! while a key the command needs has not arrived.
+
+mod common;
+use common::*;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+const NS: &[u8] = b"mtoken";
+
+/// `n` user ids `<prefix><i>` whose slot satisfies `want`.
+fn users_where(prefix: &str, n: usize, want: impl Fn(u16) -> bool) -> Vec<Vec<u8>> {
+    (0..)
+        .map(|i| format!("{prefix}{i}").into_bytes())
+        .filter(|u| want(cluster_key_slot(u)))
+        .take(n)
+        .collect()
+}
+
+/// The first `n` slots (ascending) served by the node on `port`: the ones
+/// `redis-cli --cluster reshard --cluster-from <it>` moves.
+fn first_slots_of(map: &[u16], port: u16, n: usize) -> BTreeSet<u16> {
+    (0..16384u16)
+        .filter(|&s| map[s as usize] == port)
+        .take(n)
+        .collect()
+}
+
+/// `redis-cli --cluster reshard` of `slots` slots from node `from` to node
+/// `to`, as a child process (stdout and stderr captured).
+fn reshard(
+    cluster: &Cluster,
+    from: usize,
+    to: usize,
+    slots: usize,
+    pipeline: usize,
+) -> std::process::Child {
+    std::process::Command::new("redis-cli")
+        .args(["--cluster", "reshard", &cluster.addr(0)])
+        .args(["--cluster-from", &cluster.ids[from]])
+        .args(["--cluster-to", &cluster.ids[to]])
+        .args(["--cluster-slots", &slots.to_string()])
+        .args(["--cluster-pipeline", &pipeline.to_string()])
+        .arg("--cluster-yes")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn redis-cli --cluster reshard")
+}
+
+/// Wait for a reshard and assert it succeeded without BUSYKEY (which
+/// redis-cli reports as "Target key exists").
+fn assert_reshard_ok(child: std::process::Child) {
+    let out = child.wait_with_output().expect("reshard output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let busy = text.contains("BUSYKEY") || text.contains("Target key exists");
+    let notes: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("Moving slot"))
+        .collect();
+    let notes = &notes[notes.len().saturating_sub(30)..];
+    assert!(
+        out.status.success() && !busy && !text.contains("[ERR]"),
+        "reshard failed ({}):\n{}",
+        out.status,
+        notes.join("\n")
+    );
+}
+
+/// `(kind, tagged prefix, rest)` of a module key `<ns>:{tag}:<kind>:<rest>`.
+fn split_key(key: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let head = NS.len() + 2 + 3 + 2; // `<ns>:{` tag `}:`
+    if key.len() < head + 2 || !key.starts_with(NS) || key[head + 1] != b':' {
+        return None;
+    }
+    Some((key[head], &key[..head], &key[head + 2..]))
+}
+
+/// The whole cluster's module keys, checked for placement and orphans:
+/// every key sits on exactly one node, the master of its slot; and the set
+/// of token entries equals the set that the user indexes name (no entry
+/// outside an index, no index member without its entry). Returns
+/// (entries, indexes).
+fn audit(cluster: &Cluster) -> (usize, usize) {
+    let map = cluster.slot_map(0);
+    let mut seen: BTreeMap<Vec<u8>, u16> = BTreeMap::new();
+    let mut entries = BTreeSet::new();
+    let mut named = BTreeSet::new();
+    let mut indexes = 0;
+    for node in &cluster.nodes {
+        let mut c = node.conn();
+        for key in all_keys(&mut c) {
+            let owner = map[cluster_key_slot(&key) as usize];
+            assert_eq!(
+                owner,
+                node.port,
+                "key {:?} is on node {} but its slot is served by {owner}",
+                String::from_utf8_lossy(&key),
+                node.port
+            );
+            if let Some(other) = seen.insert(key.clone(), node.port) {
+                panic!(
+                    "key {:?} on two nodes ({other}, {})",
+                    String::from_utf8_lossy(&key),
+                    node.port
+                );
+            }
+            match split_key(&key) {
+                Some((b't', _, _)) => {
+                    entries.insert(key);
+                }
+                Some((b'u', prefix, _)) => {
+                    indexes += 1;
+                    let members = c.cmd(&[&b"ZRANGE"[..], &key, b"0", b"-1"]).array();
+                    for m in members {
+                        named.insert([prefix, b"t:", &m.bytes()].concat());
+                    }
+                }
+                _ => panic!("unexpected key {:?}", String::from_utf8_lossy(&key)),
+            }
+        }
+    }
+    let orphans: Vec<_> = entries.difference(&named).collect();
+    let dangling: Vec<_> = named.difference(&entries).collect();
+    assert!(
+        orphans.is_empty() && dangling.is_empty(),
+        "{} token entries outside any index, {} index members without entry",
+        orphans.len(),
+        dangling.len()
+    );
+    (entries.len(), indexes)
+}
+
+/// The ids `MTOKEN.LIST user` shows, routed through the cluster.
+fn listed_ids(client: &mut ClusterClient, user: &[u8]) -> BTreeSet<String> {
+    client
+        .cmd(&[&b"MTOKEN.LIST"[..], user])
+        .array()
+        .iter()
+        .map(|d| {
+            let fields = d.array();
+            let at = fields
+                .iter()
+                .position(|f| f == &Reply::Bulk(b"id".to_vec()))
+                .expect("an id field");
+            fields[at + 1].text()
+        })
+        .collect()
+}
+
+/// `ASKING` then `args` on one connection, as a client does after `ASK`.
+fn asking<A: AsRef<[u8]>>(c: &mut Conn, args: &[A]) -> Reply {
+    assert_eq!(c.q("ASKING"), Reply::Simple("OK".into()));
+    c.cmd(args)
+}
+
+fn show(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn is_tryagain(r: &Reply) -> bool {
+    matches!(r, Reply::Error(e) if e.starts_with("TRYAGAIN"))
+}
+
+fn cli_lines(args: &[&str]) -> Vec<String> {
+    let out = redis_cli(args);
+    assert!(out.status.success(), "redis-cli {args:?} failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn commands_route_to_the_users_node_across_three_masters() {
+    let cluster = Cluster::start(3);
+    let ports = cluster.ports();
+    // Knows no slot yet: it learns the map from MOVED replies only.
+    let mut client = ClusterClient::new(ports[0]);
+    let users: Vec<Vec<u8>> = (0..300).map(|i| format!("user-{i}").into_bytes()).collect();
+
+    let mut tokens = Vec::new();
+    for user in &users {
+        let (a, first_a) = client.create(user, &[]);
+        let (b, first_b) = client.create(user, &["NAME", "phone"]);
+        assert_eq!((first_a, first_b), (1, 0), "first flags for {}", show(user));
+        tokens.push((a, b));
+    }
+    for (user, (a, b)) in users.iter().zip(&tokens) {
+        assert_eq!(client.verify(a).as_deref(), Some(&user[..]));
+        assert_eq!(client.verify(b).as_deref(), Some(&user[..]));
+    }
+    for (a, _) in &tokens {
+        assert_eq!(client.int(&[&b"MTOKEN.EXPIRE"[..], a]), 1);
+    }
+    for (i, user) in users.iter().enumerate() {
+        if i % 2 == 0 {
+            assert_eq!(client.int(&[&b"MTOKEN.EXPIREALL"[..], user]), 1);
+        }
+    }
+    for (i, (user, (a, b))) in users.iter().zip(&tokens).enumerate() {
+        assert_eq!(client.verify(a), None, "expired token of {}", show(user));
+        let want = (i % 2 == 1).then(|| user.clone());
+        assert_eq!(client.verify(b), want, "second token of {}", show(user));
+    }
+    // The client started with every slot on node 0: the other two nodes'
+    // users were reached through MOVED, and each node holds some of them.
+    assert!(client.moved > 0, "no MOVED was ever followed");
+    assert_eq!(client.tryagain, 0);
+    for node in &cluster.nodes {
+        let size = node.conn().q("DBSIZE").int();
+        assert!(size > 0, "node {} holds no key", node.port);
+    }
+    let (entries, indexes) = audit(&cluster);
+    assert_eq!((entries, indexes), (150, 150));
+
+    // A stock client (`redis-cli -c`) routes the same commands by itself,
+    // whichever node it starts on.
+    let p = |i: usize| ports[i].to_string();
+    let map = cluster.slot_map(0);
+    let far = users_where("cli-", 1, |s| map[s as usize] == ports[2]).remove(0);
+    let far_s = String::from_utf8(far.clone()).expect("ascii");
+    let created = cli_lines(&["-c", "-p", &p(0), "MTOKEN.CREATE", &far_s]);
+    assert_eq!(created.len(), 2, "redis-cli CREATE output {created:?}");
+    assert_eq!(created[1], "1");
+    let token = created[0].clone();
+    assert_eq!(
+        cli_lines(&["-c", "-p", &p(1), "MTOKEN.VERIFY", &token]),
+        vec![far_s.clone()]
+    );
+    assert_eq!(client.verify(token.as_bytes()), Some(far.clone()));
+    let (_, b) = tokens[1].clone();
+    let b = String::from_utf8(b).expect("ascii token");
+    assert_eq!(
+        cli_lines(&["-c", "-p", &p(2), "MTOKEN.VERIFY", &b]),
+        vec!["user-1".to_string()]
+    );
+    assert_eq!(
+        cli_lines(&["-c", "-p", &p(0), "MTOKEN.EXPIREALL", &far_s]),
+        vec!["1".to_string()]
+    );
+    assert_eq!(client.verify(token.as_bytes()), None);
+}
+
+#[test]
+fn idle_reshard_keeps_tokens_valid_and_expireall_complete() {
+    let cluster = Cluster::start(3);
+    let ports = cluster.ports();
+    let before = cluster.slot_map(0);
+    let moving = first_slots_of(&before, ports[0], 500);
+    let mut users = users_where("idle-m", 60, |s| moving.contains(&s));
+    users.extend(users_where("idle-o", 60, |s| !moving.contains(&s)));
+
+    let mut client = cluster.client();
+    let mut live: Vec<(Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
+    let mut revoked = Vec::new();
+    for user in &users {
+        let toks: Vec<Vec<u8>> = (0..3).map(|_| client.create(user, &[]).0).collect();
+        assert_eq!(client.int(&[&b"MTOKEN.EXPIRE"[..], &toks[0]]), 1);
+        revoked.push(toks[0].clone());
+        live.push((user.clone(), toks[1..].to_vec()));
+    }
+
+    assert_reshard_ok(reshard(&cluster, 0, 1, 500, 10));
+    cluster.check();
+    cluster.wait_stable();
+    let after = cluster.slot_map(0);
+    let moved: Vec<&Vec<u8>> = users
+        .iter()
+        .filter(|u| {
+            let s = cluster_key_slot(u) as usize;
+            before[s] != after[s]
+        })
+        .collect();
+    assert!(!moved.is_empty(), "the reshard moved none of the users");
+
+    // The client's map is stale now: it finds the new owners by MOVED.
+    for (user, toks) in &live {
+        for t in toks {
+            assert_eq!(client.verify(t).as_deref(), Some(&user[..]));
+        }
+    }
+    for t in &revoked {
+        assert_eq!(client.verify(t), None);
+    }
+    assert!(client.moved > 0, "a stale map met no MOVED");
+    audit(&cluster);
+
+    // Log every moved user out everywhere: exactly their tokens go.
+    for (user, toks) in &live {
+        if moved.contains(&user) {
+            let n = client.int(&[&b"MTOKEN.EXPIREALL"[..], user]);
+            assert_eq!(n, toks.len() as i64, "EXPIREALL count for {}", show(user));
+        }
+    }
+    for (user, toks) in &live {
+        let want = (!moved.contains(&user)).then(|| user.clone());
+        for t in toks {
+            assert_eq!(client.verify(t), want, "token of {}", show(user));
+        }
+    }
+    let (entries, _) = audit(&cluster);
+    assert_eq!(entries, 2 * (users.len() - moved.len()));
+}
+
+/// What one traffic thread ends with.
+#[derive(Default)]
+struct Outcome {
+    live: Vec<(Vec<u8>, Vec<Vec<u8>>)>,
+    revoked: Vec<Vec<u8>>,
+    violations: Vec<String>,
+    ops: u64,
+    sweeps_during: u64,
+    moved: u64,
+    asked: u64,
+    tryagain: u64,
+}
+
+/// Sweep over `users` until `done`, then once more: each visit verifies
+/// every live token of the user, then creates one or revokes one (and
+/// checks the revoked one no longer verifies).
+fn traffic(
+    ports: &[u16],
+    users: Vec<Vec<u8>>,
+    seed: u64,
+    ready: Arc<Barrier>,
+    done: Arc<AtomicBool>,
+) -> Outcome {
+    let mut client = ClusterClient::new(ports[0]);
+    client.load_slots();
+    client.patience = Duration::from_secs(30);
+    let mut out = Outcome::default();
+    // Two tokens per user before the reshard starts. A failure here must
+    // still reach the barrier, or the test would wait forever.
+    let setup = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        users
+            .iter()
+            .map(|u| (0..2).map(|_| client.create(u, &[]).0).collect())
+            .collect::<Vec<Vec<Vec<u8>>>>()
+    }));
+    let mut rng = seed | 1;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    ready.wait();
+    let mut live = setup.unwrap_or_else(|e| std::panic::resume_unwind(e));
+    let note = |out: &mut Outcome, v: String| {
+        if out.violations.len() < 20 {
+            out.violations.push(v);
+        }
+    };
+    loop {
+        let last = done.load(Ordering::SeqCst);
+        for (user, toks) in users.iter().zip(live.iter_mut()) {
+            for t in toks.iter() {
+                out.ops += 1;
+                let got = client.verify(t);
+                if got.as_deref() != Some(&user[..]) {
+                    note(
+                        &mut out,
+                        format!(
+                            "VERIFY of a live token of {} gave {:?}",
+                            show(user),
+                            got.as_deref().map(show)
+                        ),
+                    );
+                }
+            }
+            out.ops += 1;
+            if toks.len() < 2 || (toks.len() < 5 && next() % 2 == 0) {
+                let (t, first) = client.create(user, &[]);
+                if first != toks.is_empty() as i64 {
+                    note(
+                        &mut out,
+                        format!(
+                            "CREATE for {} with {} live tokens said first={first}",
+                            show(user),
+                            toks.len()
+                        ),
+                    );
+                }
+                toks.push(t);
+            } else {
+                let t = toks.remove((next() % toks.len() as u64) as usize);
+                let n = client.int(&[&b"MTOKEN.EXPIRE"[..], &t]);
+                if n != 1 {
+                    note(
+                        &mut out,
+                        format!("EXPIRE of a live token of {} gave {n}", show(user)),
+                    );
+                }
+                out.ops += 1;
+                if client.verify(&t).is_some() {
+                    note(
+                        &mut out,
+                        format!("a revoked token of {} still verifies", show(user)),
+                    );
+                }
+                out.revoked.push(t);
+            }
+        }
+        if last {
+            break;
+        }
+        if !done.load(Ordering::SeqCst) {
+            out.sweeps_during += 1;
+        }
+    }
+    out.live = users.into_iter().zip(live).collect();
+    out.moved = client.moved;
+    out.asked = client.asked;
+    out.tryagain = client.tryagain;
+    out
+}
+
+#[test]
+fn reshard_under_traffic_loses_no_token_and_leaves_no_orphan() {
+    const THREADS: usize = 3;
+    const SLOTS: usize = 2000;
+    let cluster = Cluster::start(3);
+    let ports = cluster.ports();
+    let before = cluster.slot_map(0);
+    let moving = first_slots_of(&before, ports[0], SLOTS);
+    let moving_v: Vec<u16> = moving.iter().copied().collect();
+    // A few hot slots spread over the moving range, each with many users
+    // (so each takes several MIGRATE batches), plus users scattered over
+    // moving and staying slots.
+    let hot: Vec<String> = (0..6)
+        .map(|k| {
+            let lo = moving_v[k * SLOTS / 6];
+            let hi = moving_v[(k + 1) * SLOTS / 6 - 1];
+            (0..)
+                .map(|i| format!("hot{i}"))
+                .find(|t| (lo..=hi).contains(&cluster_key_slot(t.as_bytes())))
+                .expect("a tag")
+        })
+        .collect();
+    let plans: Vec<Vec<Vec<u8>>> = (0..THREADS)
+        .map(|t| {
+            let mut users: Vec<Vec<u8>> = hot
+                .iter()
+                .flat_map(|tag| (0..8).map(move |k| format!("{{{tag}}}:t{t}:u{k}").into_bytes()))
+                .collect();
+            users.extend(users_where(&format!("live{t}-m"), 16, |s| {
+                moving.contains(&s)
+            }));
+            users.extend(users_where(&format!("live{t}-o"), 8, |s| {
+                !moving.contains(&s)
+            }));
+            users
+        })
+        .collect();
+
+    let ready = Arc::new(Barrier::new(THREADS + 1));
+    let done = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = plans
+        .into_iter()
+        .enumerate()
+        .map(|(t, users)| {
+            let (ports, ready, done) = (ports.clone(), ready.clone(), done.clone());
+            std::thread::spawn(move || traffic(&ports, users, 0x9e37_79b9 + t as u64, ready, done))
+        })
+        .collect();
+    ready.wait();
+    let started = Instant::now();
+    let child = reshard(&cluster, 0, 1, SLOTS, 10);
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| assert_reshard_ok(child)));
+    let took = started.elapsed();
+    done.store(true, Ordering::SeqCst);
+    let outcomes: Vec<Outcome> = workers
+        .into_iter()
+        .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+        .collect();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+
+    let sum = |f: fn(&Outcome) -> u64| outcomes.iter().map(f).sum::<u64>();
+    eprintln!(
+        "reshard of {SLOTS} slots took {took:?}; traffic: {} ops, {} MOVED, {} ASK, {} TRYAGAIN, sweeps during reshard per thread {:?}",
+        sum(|o| o.ops),
+        sum(|o| o.moved),
+        sum(|o| o.asked),
+        sum(|o| o.tryagain),
+        outcomes.iter().map(|o| o.sweeps_during).collect::<Vec<_>>()
+    );
+    let violations: Vec<&String> = outcomes.iter().flat_map(|o| &o.violations).collect();
+    assert!(
+        violations.is_empty(),
+        "during the reshard:\n{violations:#?}"
+    );
+    for o in &outcomes {
+        assert!(
+            o.sweeps_during >= 1,
+            "a thread never verified all its tokens during the reshard"
+        );
+    }
+
+    cluster.check();
+    cluster.wait_stable();
+    let after = cluster.slot_map(0);
+    assert!(
+        moving.iter().all(|&s| after[s as usize] == ports[1]),
+        "not every expected slot moved"
+    );
+    let mut client = cluster.client();
+    let mut live_count = 0;
+    for o in &outcomes {
+        for (user, toks) in &o.live {
+            for t in toks {
+                assert_eq!(
+                    client.verify(t).as_deref(),
+                    Some(&user[..]),
+                    "live token of {}",
+                    show(user)
+                );
+            }
+            let want: BTreeSet<String> = toks.iter().map(|t| token_id(t)).collect();
+            assert_eq!(
+                listed_ids(&mut client, user),
+                want,
+                "LIST of {}",
+                show(user)
+            );
+            live_count += toks.len();
+        }
+        for t in &o.revoked {
+            assert_eq!(client.verify(t), None, "a revoked token verifies");
+        }
+    }
+    let (entries, _) = audit(&cluster);
+    assert_eq!(entries, live_count);
+}
+
+#[test]
+fn importing_node_answers_tryagain_until_the_users_keys_arrive() {
+    let cluster = Cluster::start(3);
+    let ports = cluster.ports();
+    let map = cluster.slot_map(0);
+    // Two users on one slot of node 0, which node 1 will import.
+    let tag = (0..)
+        .map(|i| format!("imp{i}"))
+        .find(|t| map[cluster_key_slot(t.as_bytes()) as usize] == ports[0])
+        .expect("a tag on node 0");
+    let slot = cluster_key_slot(tag.as_bytes());
+    let user = format!("{{{tag}}}:alice").into_bytes();
+    let newcomer = format!("{{{tag}}}:bob").into_bytes();
+    let mut client = cluster.client();
+    let (t1, _) = client.create(&user, &[]);
+    let (t2, _) = client.create(&user, &[]);
+
+    let (mut src, mut dst) = (cluster.nodes[0].conn(), cluster.nodes[1].conn());
+    let s = slot.to_string();
+    let on = |c: &mut Conn, args: &[&str]| {
+        assert_eq!(c.cmd(args), Reply::Simple("OK".into()), "{args:?}")
+    };
+    on(
+        &mut dst,
+        &["CLUSTER", "SETSLOT", &s, "IMPORTING", &cluster.ids[0]],
+    );
+    on(
+        &mut src,
+        &["CLUSTER", "SETSLOT", &s, "MIGRATING", &cluster.ids[1]],
+    );
+    let in_slot = |c: &mut Conn| c.cmd(&["CLUSTER", "COUNTKEYSINSLOT", &s]).int();
+    assert_eq!((in_slot(&mut src), in_slot(&mut dst)), (3, 0));
+
+    // The source sends every command on the slot to the target (a user id
+    // or token is never itself a key, so Redis always finds it "missing").
+    let r = src.cmd(&[&b"MTOKEN.VERIFY"[..], &t1]);
+    assert!(r.error().starts_with(&format!("ASK {slot} ")), "{r:?}");
+    // Without ASKING the target still redirects to the owner.
+    let r = dst.cmd(&[&b"MTOKEN.VERIFY"[..], &t1]);
+    assert!(r.error().starts_with("MOVED "), "{r:?}");
+
+    // Nothing has arrived: TRYAGAIN, never nil, and nothing is written.
+    let nothing_yet: [Vec<&[u8]>; 6] = [
+        vec![b"MTOKEN.VERIFY", &t1],
+        vec![b"MTOKEN.EXPIRE", &t1],
+        vec![b"MTOKEN.CREATE", &user],
+        vec![b"MTOKEN.CREATE", &newcomer],
+        vec![b"MTOKEN.EXPIREALL", &user],
+        vec![b"MTOKEN.LIST", &user],
+    ];
+    for args in &nothing_yet {
+        let r = asking(&mut dst, args);
+        assert!(
+            is_tryagain(&r),
+            "{:?} -> {r:?}",
+            String::from_utf8_lossy(args[0])
+        );
+    }
+    assert_eq!(
+        in_slot(&mut dst),
+        0,
+        "a TRYAGAIN command wrote on the target"
+    );
+
+    // The index arrives first, the entries later: still TRYAGAIN.
+    let keys: Vec<Vec<u8>> = src
+        .cmd(&["CLUSTER", "GETKEYSINSLOT", &s, "10"])
+        .array()
+        .iter()
+        .map(|k| k.bytes())
+        .collect();
+    let (index, entries): (Vec<_>, Vec<_>) = keys
+        .into_iter()
+        .partition(|k| matches!(split_key(k), Some((b'u', _, _))));
+    assert_eq!((index.len(), entries.len()), (1, 2));
+    let migrate = |c: &mut Conn, keys: &[Vec<u8>]| {
+        let port = ports[1].to_string();
+        let mut args: Vec<&[u8]> = vec![
+            b"MIGRATE",
+            b"127.0.0.1",
+            port.as_bytes(),
+            b"",
+            b"0",
+            b"5000",
+            b"KEYS",
+        ];
+        args.extend(keys.iter().map(|k| k.as_slice()));
+        assert_eq!(c.cmd(&args), Reply::Simple("OK".into()));
+    };
+    migrate(&mut src, &index);
+    migrate(&mut src, &entries[..1]);
+    assert_eq!(in_slot(&mut dst), 2);
+    let missing = if token_digest(&t1) == split_key(&entries[0]).expect("entry").2 {
+        &t2
+    } else {
+        &t1
+    };
+    for args in [
+        vec![&b"MTOKEN.VERIFY"[..], missing],
+        vec![b"MTOKEN.EXPIRE", missing],
+        vec![b"MTOKEN.CREATE", &user],
+        vec![b"MTOKEN.EXPIREALL", &user],
+    ] {
+        let r = asking(&mut dst, &args);
+        assert!(
+            is_tryagain(&r),
+            "{:?} -> {r:?}",
+            String::from_utf8_lossy(args[0])
+        );
+    }
+    assert_eq!(
+        in_slot(&mut dst),
+        2,
+        "a TRYAGAIN command wrote on the target"
+    );
+
+    // Everything is there: the target answers under ASKING.
+    migrate(&mut src, &entries[1..]);
+    assert_eq!((in_slot(&mut src), in_slot(&mut dst)), (0, 3));
+    for t in [&t1, &t2] {
+        assert_eq!(
+            asking(&mut dst, &[&b"MTOKEN.VERIFY"[..], t]),
+            Reply::Bulk(user.clone())
+        );
+    }
+    let r = asking(&mut dst, &[&b"MTOKEN.CREATE"[..], &user]).array();
+    assert_eq!(
+        r[1],
+        Reply::Int(0),
+        "the user's index arrived: not a first token"
+    );
+    let t3 = r[0].bytes();
+
+    // Finish the move; normal routing now reaches the new owner.
+    for i in [1, 0, 2] {
+        let mut c = cluster.nodes[i].conn();
+        on(&mut c, &["CLUSTER", "SETSLOT", &s, "NODE", &cluster.ids[1]]);
+    }
+    cluster.wait_stable();
+    assert_eq!(cluster.slot_map(0)[slot as usize], ports[1]);
+    for t in [&t1, &t2, &t3] {
+        assert_eq!(client.verify(t), Some(user.clone()));
+    }
+    assert_eq!(client.int(&[&b"MTOKEN.EXPIREALL"[..], &user]), 3);
+    let (t4, first) = client.create(&newcomer, &[]);
+    assert_eq!(first, 1);
+    assert_eq!(client.verify(&t4), Some(newcomer.clone()));
+    cluster.check();
+    audit(&cluster);
+}
