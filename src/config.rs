@@ -5,7 +5,7 @@
 
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
-use std::sync::RwLock;
+use std::sync::{RwLock, RwLockReadGuard};
 
 use redis_module::configuration::{
     register_bool_configuration, register_enum_configuration, register_i64_configuration,
@@ -55,10 +55,12 @@ pub struct StrConfig {
 
 impl StrConfig {
     pub fn get_bytes(&self) -> Vec<u8> {
-        self.value
-            .read()
-            .map(|v| v.clone())
-            .unwrap_or_else(|e| e.into_inner().clone())
+        self.read().clone()
+    }
+
+    /// The value without a copy, for the length of one command.
+    pub fn read(&self) -> RwLockReadGuard<'_, Vec<u8>> {
+        self.value.read().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -76,7 +78,7 @@ impl ConfigurationValue<RedisString> for StrConfig {
 }
 
 pub fn check_namespace(ns: &[u8]) -> Result<(), &'static str> {
-    if ns.is_empty() || ns.len() > 64 {
+    if ns.is_empty() || ns.len() > crate::keys::MAX_NAMESPACE {
         return Err("mtoken.namespace must be 1 to 64 bytes");
     }
     if !ns

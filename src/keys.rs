@@ -6,29 +6,59 @@
 //!
 //! Built as bytes: user ids are binary-safe and may hold NUL.
 
-use crate::slot;
-use crate::token::Digest;
+use std::ops::Deref;
 
-fn with_tag(ns: &[u8], slot: u16, kind: u8, rest: &[u8]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(ns.len() + slot::TAG_LEN + 5 + rest.len());
-    key.extend_from_slice(ns);
-    key.extend_from_slice(b":{");
-    key.extend_from_slice(slot::tag(slot));
-    key.extend_from_slice(b"}:");
-    key.push(kind);
-    key.push(b':');
-    key.extend_from_slice(rest);
-    key
+use crate::slot;
+use crate::token::{Digest, DIGEST_LEN};
+
+/// The longest namespace `mtoken.namespace` accepts.
+pub const MAX_NAMESPACE: usize = 64;
+/// `:{` tag `}:` kind `:`
+const FRAME: usize = 2 + slot::TAG_LEN + 2 + 2;
+const ENTRY_MAX: usize = MAX_NAMESPACE + FRAME + DIGEST_LEN;
+
+/// `<ns>:{<tag>}:<kind>:<rest>`, as the parts to concatenate.
+fn parts<'a>(ns: &'a [u8], slot: u16, kind: &'static [u8; 4], rest: &'a [u8]) -> [&'a [u8]; 5] {
+    [ns, b":{", slot::tag(slot), kind, rest]
 }
 
 /// The sorted set of a user's token digests, scored by expiry.
 pub fn user_index(ns: &[u8], user: &[u8]) -> Vec<u8> {
-    with_tag(ns, slot::key_slot(user), b'u', user)
+    let mut key = Vec::with_capacity(ns.len() + FRAME + user.len());
+    for part in parts(ns, slot::key_slot(user), b"}:u:", user) {
+        key.extend_from_slice(part);
+    }
+    key
 }
 
-/// The entry of one token, on the token's (= its user's) slot.
-pub fn token_entry(ns: &[u8], slot: u16, digest: &Digest) -> Vec<u8> {
-    with_tag(ns, slot, b't', digest)
+/// The entry of one token, on the token's (= its user's) slot. Built on
+/// the stack: VERIFY builds one per call.
+pub fn token_entry(ns: &[u8], slot: u16, digest: &Digest) -> EntryName {
+    let mut name = EntryName {
+        buf: [0; ENTRY_MAX],
+        len: 0,
+    };
+    for part in parts(ns, slot, b"}:t:", digest) {
+        // The namespace is validated to fit; never write past the buffer.
+        let take = part.len().min(ENTRY_MAX - name.len);
+        name.buf[name.len..name.len + take].copy_from_slice(&part[..take]);
+        name.len += take;
+    }
+    name
+}
+
+/// A token entry's key name (derefs to its bytes).
+#[derive(Clone, Copy)]
+pub struct EntryName {
+    buf: [u8; ENTRY_MAX],
+    len: usize,
+}
+
+impl Deref for EntryName {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! nothing replicates nothing. Redis wraps a command's several replicated
 //! writes in MULTI/EXEC, so replicas and the AOF see them atomically.
 
+use std::sync::RwLockReadGuard;
+
 use crate::error::{Error, Result};
 use crate::expiry::{self, Policy};
 use crate::ffi::{Ctx, Key, Kind};
@@ -19,7 +21,7 @@ use crate::token::{Digest, DIGEST_LEN};
 /// A command's view of the token store: context, namespace, clock, policy.
 pub struct Store<'a> {
     pub ctx: &'a Ctx,
-    pub ns: Vec<u8>,
+    pub ns: RwLockReadGuard<'static, Vec<u8>>,
     pub now: u64,
     pub policy: Policy,
 }
@@ -33,7 +35,7 @@ pub struct Index {
 /// A token entry, opened.
 pub struct Entry {
     pub key: Key,
-    pub name: Vec<u8>,
+    pub name: keys::EntryName,
 }
 
 fn ms(t: u64) -> Vec<u8> {
@@ -52,7 +54,7 @@ impl<'a> Store<'a> {
     pub fn new(ctx: &'a Ctx) -> Self {
         Store {
             ctx,
-            ns: crate::config::NAMESPACE.get_bytes(),
+            ns: crate::config::NAMESPACE.read(),
             now: ctx.now_ms(),
             policy: crate::config::policy(),
         }
@@ -223,7 +225,7 @@ impl<'a> Store<'a> {
         }
         if !deleted_names.is_empty() {
             let mut args: Vec<&[u8]> = Vec::with_capacity(deleted_names.len());
-            args.extend(deleted_names.iter().map(|n| n.as_slice()));
+            args.extend(deleted_names.iter().map(|n| &n[..]));
             self.ctx.replicate("DEL", &args);
         }
         if !removed_members.is_empty() {

@@ -46,11 +46,15 @@ fn base62_fixed(mut num: Vec<u8>, width: usize) -> Vec<u8> {
     out
 }
 
+/// CRC32 in 6 base62 digits (62^6 > 2^32), without allocating: VERIFY
+/// computes it for every token.
 fn check_chars(head: &[u8]) -> [u8; CHECK_LEN] {
-    let crc = crc32fast::hash(head);
-    let digits = base62_fixed(crc.to_be_bytes().to_vec(), CHECK_LEN);
-    let mut out = [0u8; CHECK_LEN];
-    out.copy_from_slice(&digits);
+    let mut crc = crc32fast::hash(head);
+    let mut out = [b'0'; CHECK_LEN];
+    for digit in out.iter_mut().rev() {
+        *digit = BASE62[(crc % 62) as usize];
+        crc /= 62;
+    }
     out
 }
 
