@@ -246,6 +246,39 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parser_never_panics_and_rejects_random_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..120)) {
+            // A random 55-byte string passes the CRC32 with odds 2^-32.
+            let _ = well_formed(&bytes);
+            let _ = digest_from_id(&bytes);
+            let _ = slot_of(&bytes);
+        }
+
+        #[test]
+        fn every_generated_token_parses_and_lands_on_its_slot(
+            secret in proptest::array::uniform32(proptest::num::u8::ANY),
+            slot in 0u16..16384,
+            prefix in "[A-Za-z0-9_]{0,32}",
+        ) {
+            let t = from_secret(prefix.as_bytes(), &secret, slot);
+            proptest::prop_assert!(well_formed(&t));
+            proptest::prop_assert_eq!(slot_of(&t), slot);
+        }
+
+        #[test]
+        fn one_changed_byte_before_the_slot_chars_is_always_caught(
+            secret in proptest::array::uniform32(proptest::num::u8::ANY),
+            pos in 0usize..52,
+            byte in proptest::num::u8::ANY,
+        ) {
+            let mut t = from_secret(b"mt_", &secret, 1);
+            proptest::prop_assume!(t[pos] != byte);
+            t[pos] = byte;
+            proptest::prop_assert!(!well_formed(&t));
+        }
+    }
+
     #[test]
     fn ids_round_trip_and_reject_non_hex() {
         let d = digest(b"some token");

@@ -184,6 +184,31 @@ mod tests {
         assert!(msg(create_options(&[b"TTL", b"-5"])).starts_with("ERR TTL must be"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn option_parsers_never_panic(args in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+                proptest::sample::select(vec![
+                    b"TTL".to_vec(), b"ttl".to_vec(), b"NAME".to_vec(), b"EXCEPT".to_vec(),
+                    b"-1".to_vec(), b"0".to_vec(), b"18446744073709551616".to_vec(),
+                    b"9223372036854775807".to_vec(), b"4294967296".to_vec(),
+                ]),
+            ],
+            0..8,
+        )) {
+            let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+            if let Ok(o) = create_options(&refs) {
+                proptest::prop_assert!(o.name.is_none_or(|n| n.len() <= MAX_NAME_LEN));
+            }
+            let _ = except_option(&refs);
+            for a in &refs {
+                let _ = seconds(a);
+                let _ = user(a);
+            }
+        }
+    }
+
     #[test]
     fn except_option_shapes() {
         assert_eq!(except_option(&[]), Ok(None));
