@@ -1,21 +1,22 @@
 //! The value of a token entry key (SPEC, "Keys"): one compact string.
 //!
 //! ```text
-//! 0      version (1)
-//! 1      flags: bit 0 = has a name, bit 1 = follows mtoken.default-ttl
-//! 2..8   created, ms since epoch, u48 little-endian
-//! 8..14  last used, ms since epoch, u48 little-endian
-//! 14..18 TTL in seconds (u32 LE) that a refresh slides by; 0 = none
-//! 18..20 user length (u16 LE), then the user id, then the name
+//! 0       high nibble: format version (1); low bits: flags
+//!         (bit 0 = has a name, bit 1 = follows mtoken.default-ttl)
+//! 1..7    created, ms since epoch, u48 little-endian
+//! 7..13   last used, ms since epoch, u48 little-endian
+//! 13..17  TTL in seconds (u32 LE) that a refresh slides by; 0 = none
+//! 17..    with a name: its length (u16 LE) and the name; then the user id
 //! ```
 //!
 //! Fixed offsets let VERIFY rewrite `last used` in place and replicate it as
-//! a 6-byte `SETRANGE`; short values stay in one allocation (embstr).
-//! Pure: no Redis here.
+//! a 6-byte `SETRANGE`. The value is kept small: up to 44 bytes Redis stores
+//! it in the same allocation as its object header (embstr), so a short user
+//! id costs no second allocation. Pure: no Redis here.
 
 pub const VERSION: u8 = 1;
-pub const LAST_USED_OFFSET: usize = 8;
-const HEADER: usize = 20;
+pub const LAST_USED_OFFSET: usize = 7;
+const HEADER: usize = 17;
 const HAS_NAME: u8 = 1;
 const FOLLOWS_DEFAULT: u8 = 2;
 const U48_MAX: u64 = (1 << 48) - 1;
@@ -40,9 +41,9 @@ pub struct Record<'a> {
 
 impl<'a> Record<'a> {
     pub fn encode(&self) -> Vec<u8> {
-        let name = self.name.unwrap_or(b"");
-        let mut out = Vec::with_capacity(HEADER + self.user.len() + name.len());
-        let mut flags = 0;
+        let name_len = self.name.map_or(0, |n| 2 + n.len());
+        let mut out = Vec::with_capacity(HEADER + name_len + self.user.len());
+        let mut flags = VERSION << 4;
         if self.name.is_some() {
             flags |= HAS_NAME;
         }
@@ -53,33 +54,40 @@ impl<'a> Record<'a> {
             }
             Ttl::Explicit(secs) => secs,
         };
-        out.push(VERSION);
         out.push(flags);
         out.extend_from_slice(&u48(self.created));
         out.extend_from_slice(&u48(self.last_used));
         out.extend_from_slice(&ttl.to_le_bytes());
-        // Users are at most 1024 bytes (checked at the command boundary).
-        out.extend_from_slice(&(self.user.len().min(u16::MAX as usize) as u16).to_le_bytes());
+        if let Some(name) = self.name {
+            // Names are at most 256 bytes (checked at the command boundary).
+            out.extend_from_slice(&(name.len().min(u16::MAX as usize) as u16).to_le_bytes());
+            out.extend_from_slice(name);
+        }
         out.extend_from_slice(self.user);
-        out.extend_from_slice(name);
         out
     }
 
     /// `None` for a value this module did not write (or a future version).
     pub fn decode(bytes: &'a [u8]) -> Option<Record<'a>> {
-        if bytes.len() < HEADER || bytes[0] != VERSION {
+        if bytes.len() < HEADER || bytes[0] >> 4 != VERSION {
             return None;
         }
-        let flags = bytes[1];
-        let created = read_u48(&bytes[2..8]);
-        let last_used = read_u48(&bytes[8..14]);
-        let ttl_secs = u32::from_le_bytes([bytes[14], bytes[15], bytes[16], bytes[17]]);
-        let user_len = u16::from_le_bytes([bytes[18], bytes[19]]) as usize;
-        let rest = &bytes[HEADER..];
-        if rest.len() < user_len {
-            return None;
+        let flags = bytes[0];
+        let created = read_u48(&bytes[1..7]);
+        let last_used = read_u48(&bytes[7..13]);
+        let ttl_secs = u32::from_le_bytes([bytes[13], bytes[14], bytes[15], bytes[16]]);
+        let mut rest = &bytes[HEADER..];
+        let mut name = None;
+        if flags & HAS_NAME != 0 {
+            let (len, tail) = rest.split_first_chunk::<2>()?;
+            let len = u16::from_le_bytes(*len) as usize;
+            if tail.len() < len {
+                return None;
+            }
+            let (n, tail) = tail.split_at(len);
+            name = Some(n);
+            rest = tail;
         }
-        let (user, name) = rest.split_at(user_len);
         Some(Record {
             created,
             last_used,
@@ -88,8 +96,8 @@ impl<'a> Record<'a> {
             } else {
                 Ttl::Explicit(ttl_secs)
             },
-            user,
-            name: (flags & HAS_NAME != 0).then_some(name),
+            user: rest,
+            name,
         })
     }
 }
@@ -143,18 +151,37 @@ mod tests {
     }
 
     #[test]
+    fn a_short_user_keeps_the_value_within_an_embstr() {
+        let r = Record {
+            created: 1_800_000_000_000,
+            last_used: 1_800_000_000_000,
+            ttl: Ttl::Explicit(86400),
+            user: b"user:12345",
+            name: None,
+        };
+        // 44 bytes is Redis's embstr limit; 28 keeps robj+sds in a 48-byte bin.
+        assert_eq!(r.encode().len(), 27);
+    }
+
+    #[test]
     fn foreign_or_truncated_values_do_not_decode() {
         assert_eq!(Record::decode(b""), None);
         assert_eq!(Record::decode(b"hello world, not a record"), None);
-        let mut bytes = Record {
+        let bytes = Record {
             created: 1,
             last_used: 1,
             ttl: Ttl::Default,
-            user: b"user",
-            name: None,
+            user: b"",
+            name: Some(b"a name"),
         }
         .encode();
-        bytes.truncate(bytes.len() - 1);
-        assert_eq!(Record::decode(&bytes), None);
+        // Cut inside the name, or inside the fixed header.
+        assert_eq!(Record::decode(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(Record::decode(&bytes[..HEADER + 1]), None);
+        assert_eq!(Record::decode(&bytes[..HEADER - 1]), None);
+        // Another format version.
+        let mut other = bytes.clone();
+        other[0] = (2 << 4) | (other[0] & 15);
+        assert_eq!(Record::decode(&other), None);
     }
 }

@@ -104,16 +104,10 @@ impl<'a> Store<'a> {
     }
 
     /// WRONGTYPE (or a corrupt-value error) if any of these entries holds
-    /// something the module did not write: checked before a command deletes
-    /// them, so that it deletes nothing that is not a token.
+    /// something the module did not write: checked before a command that
+    /// will delete them writes anything.
     pub fn check_entries(&self, slot: u16, digests: &[Digest]) -> Result<()> {
-        for digest in digests {
-            let entry = self.entry(slot, digest, false)?;
-            if let Some(bytes) = entry.key.read() {
-                Record::decode(bytes).ok_or(Error::Corrupt)?;
-            }
-        }
-        Ok(())
+        self.open_entries(slot, digests).map(|_| ())
     }
 
     /// Remove index members whose expiry has passed. Their entries expired
@@ -203,38 +197,58 @@ impl<'a> Store<'a> {
         }
     }
 
-    /// Delete token entries and their index members; returns how many
-    /// entries existed. One DEL and one ZREM are replicated for the lot.
-    pub fn remove(&self, index: &Index, slot: u16, digests: &[Digest]) -> u64 {
-        if digests.is_empty() {
-            return 0;
-        }
-        let mut deleted_names = Vec::new();
-        let mut removed_members: Vec<&[u8]> = Vec::new();
+    /// Open entries for writing, refusing (before anything changes) any
+    /// that holds something the module did not write.
+    fn open_entries(&self, slot: u16, digests: &[Digest]) -> Result<Vec<Entry>> {
+        let mut entries = Vec::with_capacity(digests.len());
         for digest in digests {
-            let entry = self
-                .ctx
-                .open(&keys::token_entry(&self.ns, slot, digest), true);
-            if entry.kind() != Kind::Empty {
-                entry.delete();
-                deleted_names.push(keys::token_entry(&self.ns, slot, digest));
+            let entry = self.entry(slot, digest, true)?;
+            if let Some(bytes) = entry.key.read() {
+                Record::decode(bytes).ok_or(Error::Corrupt)?;
             }
-            if index.key.zrem(digest) {
-                removed_members.push(digest);
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+
+    /// Delete token entries and their index members; returns how many
+    /// entries existed. `all` says the digests are every member of the
+    /// index: then the index goes too, with the entries, in one `DEL`.
+    /// Otherwise one DEL and one ZREM are replicated for the lot.
+    pub fn remove(&self, index: &Index, slot: u16, digests: &[Digest], all: bool) -> Result<u64> {
+        if digests.is_empty() {
+            return Ok(0);
+        }
+        let entries = self.open_entries(slot, digests)?;
+        let mut deleted: Vec<&[u8]> = Vec::with_capacity(digests.len() + 1);
+        for entry in &entries {
+            if entry.key.kind() != Kind::Empty {
+                entry.key.delete();
+                deleted.push(&entry.name);
             }
         }
-        if !deleted_names.is_empty() {
-            let mut args: Vec<&[u8]> = Vec::with_capacity(deleted_names.len());
-            args.extend(deleted_names.iter().map(|n| &n[..]));
-            self.ctx.replicate("DEL", &args);
+        let existed = deleted.len() as u64;
+        if all && index.key.kind() != Kind::Empty {
+            index.key.delete();
+            deleted.push(&index.name);
+            self.ctx.replicate("DEL", &deleted);
+            return Ok(existed);
         }
-        if !removed_members.is_empty() {
-            let mut args: Vec<&[u8]> = vec![&index.name];
-            args.extend(removed_members);
-            self.ctx.replicate("ZREM", &args);
+        if !deleted.is_empty() {
+            self.ctx.replicate("DEL", &deleted);
+        }
+        let mut zrem: Vec<&[u8]> = vec![&index.name];
+        zrem.extend(
+            digests
+                .iter()
+                .filter(|d| index.key.zrem(&d[..]))
+                .map(|d| &d[..]),
+        );
+        if zrem.len() > 1 {
+            self.ctx.replicate("ZREM", &zrem);
         }
         self.sync_index_ttl(index);
-        deleted_names.len() as u64
+        Ok(existed)
     }
 
     /// The index's members (digests) with their scores, live ones only.

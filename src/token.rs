@@ -31,18 +31,31 @@ fn is_base62(c: u8) -> bool {
     c.is_ascii_alphanumeric()
 }
 
-/// Fixed-width base62 of a big-endian number (most significant digit first).
-fn base62_fixed(mut num: Vec<u8>, width: usize) -> Vec<u8> {
-    let mut out = vec![b'0'; width];
-    for pos in (0..width).rev() {
-        let mut rem = 0u32;
-        for byte in num.iter_mut() {
-            let cur = (rem << 8) | *byte as u32;
-            *byte = (cur / 62) as u8;
-            rem = cur % 62;
-        }
-        out[pos] = BASE62[rem as usize];
+/// The 43 base62 digits (most significant first) of a 256-bit big-endian
+/// number. Long division by 62^5 on 32-bit limbs: a few hundred cheap
+/// operations, where digit-by-digit division costs tens of thousands.
+fn base62_secret(secret: &[u8; 32]) -> [u8; SECRET_LEN] {
+    const CHUNK: u64 = 62u64.pow(5); // < 2^32
+    let mut limbs = [0u32; 8];
+    for (limb, bytes) in limbs.iter_mut().zip(secret.chunks_exact(4)) {
+        *limb = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     }
+    // 9 chunks of 5 digits = 45 >= 43; the top two digits are always 0.
+    let mut digits = [b'0'; 45];
+    for chunk in (0..9).rev() {
+        let mut rem = 0u64;
+        for limb in limbs.iter_mut() {
+            let cur = (rem << 32) | *limb as u64;
+            *limb = (cur / CHUNK) as u32;
+            rem = cur % CHUNK;
+        }
+        for pos in (chunk * 5..chunk * 5 + 5).rev() {
+            digits[pos] = BASE62[(rem % 62) as usize];
+            rem /= 62;
+        }
+    }
+    let mut out = [0u8; SECRET_LEN];
+    out.copy_from_slice(&digits[45 - SECRET_LEN..]);
     out
 }
 
@@ -69,7 +82,7 @@ pub fn generate(prefix: &[u8], slot: u16) -> Result<Vec<u8>, getrandom::Error> {
 pub fn from_secret(prefix: &[u8], secret: &[u8; 32], slot: u16) -> Vec<u8> {
     let mut token = Vec::with_capacity(prefix.len() + SECRET_LEN + CHECK_LEN + TAG_LEN);
     token.extend_from_slice(prefix);
-    token.extend_from_slice(&base62_fixed(secret.to_vec(), SECRET_LEN));
+    token.extend_from_slice(&base62_secret(secret));
     let check = check_chars(&token);
     token.extend_from_slice(&check);
     let suffix = slot::suffix_for(&token, slot);
@@ -175,6 +188,32 @@ mod tests {
     #[test]
     fn secrets_differ_between_calls() {
         assert_ne!(sample(1), sample(1));
+    }
+
+    #[test]
+    fn secret_digits_are_the_base62_number() {
+        // 1 -> "0...01"; 62 -> "0...10"; 2^256-1 -> a known top digit.
+        let mut one = [0u8; 32];
+        one[31] = 1;
+        assert_eq!(&base62_secret(&one)[40..], b"001");
+        let mut sixty_two = [0u8; 32];
+        sixty_two[31] = 62;
+        assert_eq!(&base62_secret(&sixty_two)[40..], b"010");
+        // Check the whole conversion against a slow reference.
+        let x: [u8; 32] = core::array::from_fn(|i| (i as u8).wrapping_mul(151).wrapping_add(7));
+        let mut num = x.to_vec();
+        let mut want = [b'0'; SECRET_LEN];
+        for pos in (0..SECRET_LEN).rev() {
+            let mut rem = 0u32;
+            for byte in num.iter_mut() {
+                let cur = (rem << 8) | *byte as u32;
+                *byte = (cur / 62) as u8;
+                rem = cur % 62;
+            }
+            want[pos] = BASE62[rem as usize];
+        }
+        assert!(num.iter().all(|&b| b == 0), "43 digits hold 256 bits");
+        assert_eq!(base62_secret(&x), want);
     }
 
     #[test]

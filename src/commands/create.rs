@@ -71,7 +71,7 @@ pub fn create(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
             .collect();
         let excess = (older.len() + 1).saturating_sub(limit);
         doomed.extend(older.iter().take(excess).map(|d| d.digest));
-        let evicted = store.remove(&index, slot, &doomed);
+        let evicted = store.remove(&index, slot, &doomed, false)?;
         stats::EVICTED.add(evicted);
     }
     store.sync_index_ttl(&index);

@@ -54,8 +54,7 @@ pub fn revoke(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
         ctx.reply_int(0);
         return Ok(());
     }
-    store.check_entries(user_slot(user), &[digest])?;
-    let removed = store.remove(&index, user_slot(user), &[digest]);
+    let removed = store.remove(&index, user_slot(user), &[digest], false)?;
     store.prune(&index);
     stats::REVOKED.add(removed);
     ctx.reply_int(removed as i64);

@@ -37,7 +37,7 @@ pub fn expire(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     drop(entry);
     let index = store.index(&user, true)?;
     store.require_complete(&index, slot)?;
-    let removed = store.remove(&index, slot, &[digest]);
+    let removed = store.remove(&index, slot, &[digest], false)?;
     store.prune(&index);
     stats::REVOKED.add(removed);
     ctx.reply_int(removed as i64);
@@ -62,15 +62,15 @@ pub fn expire_all(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let store = Store::new(ctx);
     let index = store.index(user, true)?;
     store.require_complete(&index, user_slot(user))?;
-    let doomed: Vec<_> = index
-        .key
-        .zrange(f64::NEG_INFINITY, f64::INFINITY, false)
+    let members = index.key.zrange(f64::NEG_INFINITY, f64::INFINITY, false);
+    let total = members.len();
+    let doomed: Vec<_> = members
         .into_iter()
         .filter_map(|(member, _)| <[u8; token::DIGEST_LEN]>::try_from(member.as_slice()).ok())
         .filter(|d| Some(*d) != keep)
         .collect();
-    store.check_entries(user_slot(user), &doomed)?;
-    let removed = store.remove(&index, user_slot(user), &doomed);
+    let all = doomed.len() == total;
+    let removed = store.remove(&index, user_slot(user), &doomed, all)?;
     store.prune(&index);
     stats::REVOKED.add(removed);
     ctx.reply_int(removed as i64);

@@ -64,7 +64,7 @@ fn run(ctx: &Ctx, args: &[&[u8]], may_write: bool) -> Result<()> {
     if past_deadline {
         if may_write {
             let index = store.index(&user, true)?;
-            let removed = store.remove(&index, slot, &[digest]);
+            let removed = store.remove(&index, slot, &[digest], false)?;
             stats::LIFETIME_ENDED.add(removed);
         }
         stats::VERIFY_MISSES.incr();
