@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what building and testing mtoken needs, if it is missing:
-# redis-server and redis-cli (Debian's redis-server, redis-tools) and
-# libclang (bindgen, used by the redis-module crate's build).
+# redis-server and redis-cli (Debian's redis-server, redis-tools), libclang
+# (bindgen, used by the redis-module crate's build) and Python's venv.
 set -euo pipefail
 
 missing=()
@@ -11,6 +11,9 @@ if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 \
    && ! ldconfig -p 2>/dev/null | grep -q 'libclang\(-[0-9.]*\)\?\.so'; then
   missing+=(libclang-dev)
 fi
+# The Python client's tests run in a virtualenv.
+if ! command -v python3 >/dev/null 2>&1; then missing+=(python3 python3-venv)
+elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then missing+=(python3-venv); fi
 command -v cargo >/dev/null 2>&1 || { echo "cargo is missing: install Rust (https://rustup.rs)" >&2; exit 1; }
 
 [ ${#missing[@]} -eq 0 ] && exit 0

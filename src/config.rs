@@ -4,7 +4,7 @@
 //! validated by Redis (numeric ranges, enum names) or by the setters here.
 
 use std::os::raw::c_int;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU8, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
 
 use redis_module::configuration::{
@@ -50,6 +50,9 @@ impl ConfigurationValue<RefreshOnVerify> for ModeConfig {
 /// fails with a sentence and leaves the old value in place.
 pub struct StrConfig {
     value: RwLock<Vec<u8>>,
+    /// The value as Redis reads it: Redis does not free what a string
+    /// config's getter returns, so the module keeps it until the next set.
+    shown: AtomicPtr<raw::RedisModuleString>,
     check: fn(&[u8]) -> Result<(), &'static str>,
 }
 
@@ -66,13 +69,30 @@ impl StrConfig {
 
 impl ConfigurationValue<RedisString> for StrConfig {
     fn get(&self, _: &ConfigurationContext) -> RedisString {
-        RedisString::create_from_slice(std::ptr::null_mut(), &self.get_bytes())
+        let mut shown = self.shown.load(Ordering::Relaxed);
+        if shown.is_null() {
+            let owned = RedisString::create_from_slice(std::ptr::null_mut(), &self.get_bytes());
+            shown = owned.inner;
+            std::mem::forget(owned); // kept in `shown`, freed by the next set
+
+            self.shown.store(shown, Ordering::Relaxed);
+        }
+        // The crate hands this pointer to Redis with `take()`: nothing is
+        // freed here, and Redis frees nothing either.
+        RedisString::from_redis_module_string(std::ptr::null_mut(), shown)
     }
     fn set(&self, _: &ConfigurationContext, val: RedisString) -> Result<(), RedisError> {
         let bytes = val.as_slice();
         (self.check)(bytes).map_err(RedisError::Str)?;
         let mut guard = self.value.write().unwrap_or_else(|e| e.into_inner());
         *guard = bytes.to_vec();
+        let old = self.shown.swap(std::ptr::null_mut(), Ordering::Relaxed);
+        if !old.is_null() {
+            drop(RedisString::from_redis_module_string(
+                std::ptr::null_mut(),
+                old,
+            ));
+        }
         Ok(())
     }
 }
@@ -106,10 +126,12 @@ pub static REFRESH_PERSISTENT: AtomicBool = AtomicBool::new(true);
 pub static REFRESH_MODE: ModeConfig = ModeConfig(AtomicU8::new(1));
 pub static NAMESPACE: StrConfig = StrConfig {
     value: RwLock::new(Vec::new()),
+    shown: AtomicPtr::new(std::ptr::null_mut()),
     check: check_namespace,
 };
 pub static PREFIX: StrConfig = StrConfig {
     value: RwLock::new(Vec::new()),
+    shown: AtomicPtr::new(std::ptr::null_mut()),
     check: check_prefix,
 };
 

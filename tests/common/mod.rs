@@ -32,6 +32,15 @@ pub fn module_path() -> PathBuf {
     )
 }
 
+/// How long a server may take to start (longer under a wrapper such as valgrind).
+fn startup_limit() -> Duration {
+    if std::env::var("MTOKEN_REDIS_WRAPPER").is_ok_and(|w| !w.trim().is_empty()) {
+        Duration::from_secs(120)
+    } else {
+        Duration::from_secs(10)
+    }
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -96,7 +105,18 @@ impl Server {
     fn launch(&mut self) -> Result<(), String> {
         let port = free_port();
         let log = self.dir.join("redis.log");
-        let mut cmd = Command::new("redis-server");
+        // MTOKEN_REDIS_WRAPPER runs the server under a tool, e.g.
+        // "valgrind --leak-check=full --log-file=/tmp/vg.%p" (scripts/leak-check.sh).
+        let wrapper = std::env::var("MTOKEN_REDIS_WRAPPER").unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let mut cmd = match words.next() {
+            Some(tool) => {
+                let mut c = Command::new(tool);
+                c.args(words).arg("redis-server");
+                c
+            }
+            None => Command::new("redis-server"),
+        };
         cmd.arg("--port")
             .arg(port.to_string())
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -113,7 +133,7 @@ impl Server {
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("spawn redis-server: {e}"))?;
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + startup_limit();
         loop {
             if let Ok(Some(_)) = child.try_wait() {
                 return Err(std::fs::read_to_string(&log).unwrap_or_default());
@@ -164,7 +184,7 @@ impl Server {
             if let Ok(mut c) = Conn::try_open(self.port) {
                 let _ = c.try_cmd(&[b"SHUTDOWN", shutdown.as_bytes()]);
             }
-            let deadline = Instant::now() + Duration::from_secs(10);
+            let deadline = Instant::now() + startup_limit();
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
                     return;
@@ -181,6 +201,12 @@ impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let crashed = matches!(child.try_wait(), Ok(Some(_)));
+            if !crashed && std::env::var("MTOKEN_REDIS_WRAPPER").is_ok() {
+                // Let a wrapper such as valgrind see a clean exit and report.
+                self.child = Some(child);
+                self.stop("NOSAVE");
+                return self.cleanup();
+            }
             let _ = child.kill();
             let _ = child.wait();
             if crashed && !std::thread::panicking() {
@@ -190,6 +216,12 @@ impl Drop for Server {
                 panic!("redis-server died during the test:\n{}", tail.join("\n"));
             }
         }
+        self.cleanup();
+    }
+}
+
+impl Server {
+    fn cleanup(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

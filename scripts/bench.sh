@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# mtoken's performance harness (issue 4): req/s, latency, memory and
+# instructions per command against Redis's own floors and a Lua baseline;
+# writes docs/PERFORMANCE.md. `make bench` builds the release module first.
+#   scripts/bench.sh              everything (about 7 minutes on 2 cores)
+#   scripts/bench.sh main         redis-benchmark, EXPIREALL, memory
+#   scripts/bench.sh callgrind    instruction counts only (needs valgrind)
+#   scripts/bench.sh --quick      small counts, one round: a smoke run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -n "${MAKELEVEL:-}" ]; then
+  how="make bench"  # make has just built the release module
+else
+  how="scripts/bench.sh${*:+ $*}"
+  cargo build --release --quiet
+fi
+command -v python3 >/dev/null 2>&1 || { echo "python3 is missing" >&2; exit 1; }
+exec python3 scripts/bench/bench.py --command "$how" "$@"
