@@ -324,12 +324,17 @@ impl Key {
         (ok == raw::REDISMODULE_OK as c_int).then_some(score)
     }
 
-    /// Members with `min <= score <= max` (or `min < score` when
-    /// `min_exclusive`), in score order.
-    pub fn zrange(&self, min: f64, max: f64, min_exclusive: bool) -> Vec<(Vec<u8>, f64)> {
-        let mut out = Vec::new();
+    /// Call `f` with each member (borrowed) and score, `min <= score <= max`
+    /// (or `min < score` when `min_exclusive`), in score order.
+    pub fn zrange_with(
+        &self,
+        min: f64,
+        max: f64,
+        min_exclusive: bool,
+        mut f: impl FnMut(&[u8], f64),
+    ) {
         if self.kind() != Kind::Zset {
-            return out;
+            return;
         }
         unsafe {
             let (Some(first), Some(current), Some(next), Some(end), Some(stop)) = (
@@ -339,11 +344,11 @@ impl Key {
                 raw::RedisModule_ZsetRangeEndReached,
                 raw::RedisModule_ZsetRangeStop,
             ) else {
-                return out;
+                return;
             };
             if first(self.ptr, min, max, min_exclusive as c_int, 0) != raw::REDISMODULE_OK as c_int
             {
-                return out;
+                return;
             }
             while end(self.ptr) == 0 {
                 let mut score = 0f64;
@@ -352,14 +357,13 @@ impl Key {
                     break;
                 }
                 let ele = RedisString::from_redis_module_string(self.ctx, ele);
-                out.push((arg(ele.inner).to_vec(), score));
+                f(arg(ele.inner), score);
                 if next(self.ptr) == 0 {
                     break;
                 }
             }
             stop(self.ptr);
         }
-        out
     }
 
     /// The highest score in a sorted set.

@@ -1,7 +1,7 @@
 //! Key names (SPEC, "Keys"): every key of a user carries the hash tag of the
 //! user's cluster slot, so one user's keys always live together.
 //!
-//! - token entry: `<ns>:{<tag>}:t:<16-byte digest>`
+//! - token entry: `<ns>:{<tag>}:t:<15-byte digest>`
 //! - user index:  `<ns>:{<tag>}:u:<user>`
 //!
 //! Built as bytes: user ids are binary-safe and may hold NUL.
@@ -65,13 +65,14 @@ impl Deref for EntryName {
 mod tests {
     use super::*;
     use crate::slot::key_slot;
+    use crate::token::DIGEST_LEN;
 
     #[test]
     fn user_keys_and_token_keys_share_the_users_slot() {
         for user in [&b"42"[..], b"{tenant}:7", b"\x00bin\xff", "Zoë".as_bytes()] {
             let s = key_slot(user);
             assert_eq!(key_slot(&user_index(b"mtoken", user)), s);
-            assert_eq!(key_slot(&token_entry(b"mtoken", s, &[7; 16])), s);
+            assert_eq!(key_slot(&token_entry(b"mtoken", s, &[7; DIGEST_LEN])), s);
         }
     }
 
@@ -83,8 +84,10 @@ mod tests {
         want.extend_from_slice(tag);
         want.extend_from_slice(b"}:u:alice");
         assert_eq!(k, want);
-        let t = token_entry(b"ns", 0, &[0xab; 16]);
+        let t = token_entry(b"ns", 0, &[0xab; DIGEST_LEN]);
         assert!(t.starts_with(b"ns:{"));
-        assert_eq!(&t[t.len() - 19..t.len() - 16], b":t:");
+        assert_eq!(&t[t.len() - DIGEST_LEN - 3..t.len() - DIGEST_LEN], b":t:");
+        // 30 bytes with the default namespace: Redis's 32-byte class.
+        assert_eq!(token_entry(b"mtoken", 0, &[1; DIGEST_LEN]).len(), 30);
     }
 }

@@ -16,7 +16,7 @@ use crate::keys;
 use crate::record::{self, Record, Ttl};
 use crate::slot;
 use crate::stats;
-use crate::token::{Digest, DIGEST_LEN};
+use crate::token::Digest;
 
 /// A command's view of the token store: context, namespace, clock, policy.
 pub struct Store<'a> {
@@ -113,15 +113,18 @@ impl<'a> Store<'a> {
     /// Remove index members whose expiry has passed. Their entries expired
     /// with them (same absolute time), so only the index needs cleaning.
     pub fn prune(&self, index: &Index) {
-        let stale = index.key.zrange(f64::NEG_INFINITY, self.now as f64, false);
-        let stale: Vec<_> = stale
-            .into_iter()
-            .filter(|(_, s)| *s < self.now as f64)
-            .collect();
+        let mut stale = Vec::new();
+        index
+            .key
+            .zrange_with(f64::NEG_INFINITY, self.now as f64, false, |m, s| {
+                if s < self.now as f64 {
+                    stale.push(m.to_vec());
+                }
+            });
         if stale.is_empty() {
             return;
         }
-        for (member, _) in &stale {
+        for member in &stale {
             index.key.zrem(member);
         }
         let bound = [b"(".as_slice(), &ms(self.now)].concat();
@@ -136,6 +139,24 @@ impl<'a> Store<'a> {
             return; // empty: Redis deleted the key with its last member
         };
         let want = max.is_finite().then_some(max.max(0.0) as u64);
+        self.set_index_ttl(index, want);
+    }
+
+    /// The same after adding one member with expiry `added`, without
+    /// walking the index: its TTL already equals the old maximum.
+    pub fn sync_index_ttl_added(&self, index: &Index, added: Option<u64>) {
+        let want = if index.key.len() == 1 {
+            added
+        } else {
+            match (index.key.expire_at(), added) {
+                (Some(current), Some(added)) => Some(current.max(added)),
+                _ => None, // an immortal member, old or new
+            }
+        };
+        self.set_index_ttl(index, want);
+    }
+
+    fn set_index_ttl(&self, index: &Index, want: Option<u64>) {
         if index.key.expire_at() == want {
             return;
         }
@@ -197,18 +218,11 @@ impl<'a> Store<'a> {
         }
     }
 
-    /// Open entries for writing, refusing (before anything changes) any
-    /// that holds something the module did not write.
+    /// Open entries for writing, refusing (WRONGTYPE, before anything
+    /// changes) any that holds another type than a string. The value is not
+    /// read: reading a short string through the module API reallocates it.
     fn open_entries(&self, slot: u16, digests: &[Digest]) -> Result<Vec<Entry>> {
-        let mut entries = Vec::with_capacity(digests.len());
-        for digest in digests {
-            let entry = self.entry(slot, digest, true)?;
-            if let Some(bytes) = entry.key.read() {
-                Record::decode(bytes).ok_or(Error::Corrupt)?;
-            }
-            entries.push(entry);
-        }
-        Ok(entries)
+        digests.iter().map(|d| self.entry(slot, d, true)).collect()
     }
 
     /// Delete token entries and their index members; returns how many
@@ -253,12 +267,19 @@ impl<'a> Store<'a> {
 
     /// The index's members (digests) with their scores, live ones only.
     pub fn live_members(&self, index: &Index) -> Vec<(Digest, f64)> {
-        index
-            .key
-            .zrange(self.now as f64, f64::INFINITY, false)
-            .into_iter()
-            .filter_map(|(m, s)| Some((digest_of(&m)?, s)))
-            .collect()
+        self.members(index, self.now as f64)
+    }
+
+    /// Members (digests) with a score of at least `min`, with their scores.
+    /// Members that are not digests (not written by the module) are skipped.
+    pub fn members(&self, index: &Index, min: f64) -> Vec<(Digest, f64)> {
+        let mut out = Vec::with_capacity(index.key.len());
+        index.key.zrange_with(min, f64::INFINITY, false, |m, s| {
+            if let Some(d) = digest_of(m) {
+                out.push((d, s));
+            }
+        });
+        out
     }
 
     /// Members and their entries' records, oldest created first. Members
@@ -369,5 +390,3 @@ pub struct Devices {
 pub fn user_slot(user: &[u8]) -> u16 {
     slot::key_slot(user)
 }
-
-const _: () = assert!(DIGEST_LEN == 16);

@@ -14,8 +14,10 @@ use crate::slot::{self, BASE62, TAG_LEN};
 pub const SECRET_LEN: usize = 43;
 pub const CHECK_LEN: usize = 6;
 pub const MAX_PREFIX_LEN: usize = 32;
-/// Bytes of SHA-256 kept: 128 bits still cost 2^128 to invert.
-pub const DIGEST_LEN: usize = 16;
+/// Bytes of SHA-256 kept: 120 bits still cost 2^120 to invert, and with
+/// them a token entry's key name (30 bytes) fits Redis's 32-byte
+/// allocation class instead of the 48-byte one.
+pub const DIGEST_LEN: usize = 15;
 
 pub type Digest = [u8; DIGEST_LEN];
 
@@ -106,7 +108,7 @@ pub fn well_formed(token: &[u8]) -> bool {
         && check == check_chars(head)
 }
 
-/// What is stored for a token: the first 128 bits of SHA-256(token).
+/// What is stored for a token: the first 120 bits of SHA-256(token).
 pub fn digest(token: &[u8]) -> Digest {
     let full = Sha256::digest(token);
     let mut out = [0u8; DIGEST_LEN];
@@ -130,7 +132,7 @@ pub fn id_of(digest: &Digest) -> Vec<u8> {
     out
 }
 
-/// The digest an id names, or `None` when it is not 32 hex chars.
+/// The digest an id names, or `None` when it is not 30 hex chars.
 pub fn digest_from_id(id: &[u8]) -> Option<Digest> {
     if id.len() != DIGEST_LEN * 2 {
         return None;
@@ -277,11 +279,11 @@ mod tests {
     }
 
     #[test]
-    fn digest_is_sha256_truncated_to_128_bits() {
+    fn digest_is_sha256_truncated_to_120_bits() {
         // SHA-256("abc") = ba7816bf 8f01cfea 414140de 5dae2223 ...
         assert_eq!(
             id_of(&digest(b"abc")),
-            b"ba7816bf8f01cfea414140de5dae2223".to_vec()
+            b"ba7816bf8f01cfea414140de5dae22".to_vec()
         );
     }
 
@@ -323,8 +325,8 @@ mod tests {
         let d = digest(b"some token");
         assert_eq!(digest_from_id(&id_of(&d)), Some(d));
         assert_eq!(digest_from_id(b"zz"), None);
-        assert_eq!(digest_from_id(&[b'g'; 32]), None);
+        assert_eq!(digest_from_id(&[b'g'; 30]), None);
         assert_eq!(digest_from_id(&[b'0'; 33]), None);
-        assert_eq!(digest_from_id("é".repeat(16).as_bytes()), None);
+        assert_eq!(digest_from_id("é".repeat(15).as_bytes()), None);
     }
 }

@@ -514,7 +514,7 @@ fn revoke_by_a_listed_id_logs_that_device_out_only() {
     assert_eq!(verify(&mut c, &laptop), Some(b"alice".to_vec()));
     assert_eq!(verify(&mut c, &bobs), Some(b"bob".to_vec()));
     assert_eq!(c.cmd(&["MTOKEN.REVOKE", "alice", &id]), Reply::Int(0));
-    for bad in ["", "xyz", &"z".repeat(32), &id[..31]] {
+    for bad in ["", "xyz", &"z".repeat(32), &id[..id.len() - 1]] {
         assert_eq!(c.cmd(&["MTOKEN.REVOKE", "alice", bad]), Reply::Int(0));
     }
     let left = list(&mut c, b"alice");

@@ -21,7 +21,7 @@ pub fn create(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     store.require_complete(&index, slot)?;
     let prefix = config::PREFIX.get_bytes();
 
-    // A digest collision (2^-128) would overwrite another token: draw again.
+    // A digest collision (2^-120) would overwrite another token: draw again.
     let mut draws = 0;
     let (tok, digest, entry) = loop {
         let tok = token::generate(&prefix, slot).map_err(|_| Error::NoRandomness)?;
@@ -73,8 +73,10 @@ pub fn create(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
         doomed.extend(older.iter().take(excess).map(|d| d.digest));
         let evicted = store.remove(&index, slot, &doomed, false)?;
         stats::EVICTED.add(evicted);
+        store.sync_index_ttl(&index);
+    } else {
+        store.sync_index_ttl_added(&index, expiry);
     }
-    store.sync_index_ttl(&index);
     stats::CREATED.incr();
 
     ctx.reply_array(2);

@@ -62,11 +62,11 @@ pub fn expire_all(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let store = Store::new(ctx);
     let index = store.index(user, true)?;
     store.require_complete(&index, user_slot(user))?;
-    let members = index.key.zrange(f64::NEG_INFINITY, f64::INFINITY, false);
-    let total = members.len();
-    let doomed: Vec<_> = members
+    let total = index.key.len();
+    let doomed: Vec<_> = store
+        .members(&index, f64::NEG_INFINITY)
         .into_iter()
-        .filter_map(|(member, _)| <[u8; token::DIGEST_LEN]>::try_from(member.as_slice()).ok())
+        .map(|(d, _)| d)
         .filter(|d| Some(*d) != keep)
         .collect();
     let all = doomed.len() == total;

@@ -484,11 +484,11 @@ pub fn dataset(c: &mut Conn) -> Vec<KeyState> {
         .collect()
 }
 
-/// The 16-byte digest under which the module stores a token (SHA-256,
+/// The 15-byte digest under which the module stores a token (SHA-256,
 /// truncated), i.e. what key names and index members hold.
 pub fn token_digest(token: &[u8]) -> Vec<u8> {
     use sha2::Digest as _;
-    sha2::Sha256::digest(token)[..16].to_vec()
+    sha2::Sha256::digest(token)[..15].to_vec()
 }
 
 /// A token's public id as `MTOKEN.LIST` shows it and `MTOKEN.REVOKE` takes.

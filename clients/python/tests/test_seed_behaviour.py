@@ -41,7 +41,7 @@ def entry_key(r, user, token):
     """The entry of `token`: beside its user's index, named by its digest."""
     idx = index_key(r, user)
     assert idx is not None, "the user has no index"
-    return idx.split(b":u:")[0] + b":t:" + hashlib.sha256(token.key.encode()).digest()[:16]
+    return idx.split(b":u:")[0] + b":t:" + hashlib.sha256(token.key.encode()).digest()[:15]
 
 
 def ttl_of(r, key):
@@ -74,7 +74,7 @@ def test_second_token_of_a_user_is_not_flagged_first(user):
 def test_create_stores_one_hash_in_the_user_index_and_it_resolves(r, user):
     token, _ = MultiToken.create_token(user)
     members = r.zrange(index_key(r, user), 0, -1)
-    assert members == [hashlib.sha256(token.key.encode()).digest()[:16]]
+    assert members == [hashlib.sha256(token.key.encode()).digest()[:15]]
     assert r.exists(entry_key(r, user, token)) == 1
     assert MultiToken.get_user_from_token(token.key) == user
 
@@ -141,7 +141,7 @@ def test_expiring_one_of_two_tokens_leaves_the_other_working(r, user):
     one, _ = MultiToken.create_token(user)
     two, _ = MultiToken.create_token(user)
     MultiToken.expire_token(one)
-    assert r.zrange(index_key(r, user), 0, -1) == [hashlib.sha256(two.key.encode()).digest()[:16]]
+    assert r.zrange(index_key(r, user), 0, -1) == [hashlib.sha256(two.key.encode()).digest()[:15]]
     assert r.exists(entry_key(r, user, one)) == 0
     assert MultiToken.get_user_from_token(two.key) == user
 

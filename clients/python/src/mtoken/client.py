@@ -36,7 +36,7 @@ class ModuleNotLoaded(RedisError):
 class Device:
     """One live token of a user, as ``MTOKEN.LIST`` shows it.
 
-    - ``id``: the token's public id (32 hex chars, from its hash; not a
+    - ``id``: the token's public id (30 hex chars, from its hash; not a
       secret). Pass it to ``Client.revoke``. ``token_id(token)`` gives the id
       of a token you hold.
     - ``name``: the label given at ``create``, or None.
@@ -55,10 +55,10 @@ class Device:
 
 
 def token_id(token: Token) -> str:
-    """The id ``MTOKEN.LIST`` shows for ``token`` (hex of the first 16 bytes
+    """The id ``MTOKEN.LIST`` shows for ``token`` (hex of the first 15 bytes
     of its SHA-256), computed locally."""
     raw = token.encode() if isinstance(token, str) else bytes(token)
-    return hashlib.sha256(raw).digest()[:16].hex()
+    return hashlib.sha256(raw).digest()[:15].hex()
 
 
 def _user_arg(user_id: UserId) -> bytes:
