@@ -572,6 +572,7 @@ fn a_token_past_max_lifetime_is_unlisted_then_removed_and_counted_by_verify() {
     let (token, _) = create(&mut c, b"alice", &["TTL", "600"]);
     let (kept, _) = create(&mut c, b"bob", &["TTL", "600"]);
     let created = list(&mut c, b"alice")[0].created;
+    let bob_created = list(&mut c, b"bob")[0].created;
     config_set(&mut c, "mtoken.max-lifetime", "1");
 
     let unlisted = wait_until(Duration::from_secs(5), || list(&mut c, b"alice").is_empty());
@@ -586,7 +587,10 @@ fn a_token_past_max_lifetime_is_unlisted_then_removed_and_counted_by_verify() {
     assert_eq!(info_counter(&mut c, "tokens_past_max_lifetime"), 1);
     assert_eq!(entry_key(&mut c, &token), None, "VERIFY removed the entry");
     assert_eq!(index_key(&mut c, b"alice"), None, "and its index");
-    // VERIFY_RO also refuses it (bob's is past the cap as well).
+    // VERIFY_RO also refuses it once bob's is past the cap as well.
+    assert!(wait_until(Duration::from_secs(5), || {
+        server_ms(&mut c) as i64 >= bob_created + 1000
+    }));
     assert_eq!(verify_ro(&mut c, &kept), None);
     assert!(
         entry_key(&mut c, &kept).is_some(),
