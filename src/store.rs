@@ -337,7 +337,10 @@ impl<'a> Store<'a> {
                         changed |= self.refresh_one(&index, entry, digest, rec.ttl, rec.created);
                         continue;
                     }
-                    let e = self.entry(slot, &other, true)?;
+                    // Something else at an entry name is not ours to refresh.
+                    let Ok(e) = self.entry(slot, &other, true) else {
+                        continue;
+                    };
                     let Some(r) = e.key.read().and_then(Record::decode) else {
                         continue;
                     };
