@@ -62,8 +62,53 @@ impl Ctx {
 
     /// Send one command to replicas and the AOF, as written here. Several
     /// calls in one command are wrapped in MULTI/EXEC by Redis.
+    ///
+    /// Up to four arguments go as buffers (`b` format): Redis copies them
+    /// once, with no module-side strings to create and free.
     pub fn replicate(&self, cmd: &str, args: &[&[u8]]) {
-        let _ = raw::replicate(self.raw, cmd, args);
+        let Some(f) = (unsafe { raw::RedisModule_Replicate }) else {
+            return;
+        };
+        let mut name = [0u8; 24];
+        if cmd.len() >= name.len() {
+            let _ = raw::replicate(self.raw, cmd, args);
+            return;
+        }
+        name[..cmd.len()].copy_from_slice(cmd.as_bytes());
+        let c = name.as_ptr().cast::<c_char>();
+        let p = |i: usize| args[i].as_ptr().cast::<c_char>();
+        let l = |i: usize| args[i].len();
+        unsafe {
+            match args.len() {
+                1 => f(self.raw, c, c"b".as_ptr(), p(0), l(0)),
+                2 => f(self.raw, c, c"bb".as_ptr(), p(0), l(0), p(1), l(1)),
+                3 => f(
+                    self.raw,
+                    c,
+                    c"bbb".as_ptr(),
+                    p(0),
+                    l(0),
+                    p(1),
+                    l(1),
+                    p(2),
+                    l(2),
+                ),
+                4 => f(
+                    self.raw,
+                    c,
+                    c"bbbb".as_ptr(),
+                    p(0),
+                    l(0),
+                    p(1),
+                    l(1),
+                    p(2),
+                    l(2),
+                    p(3),
+                    l(3),
+                ),
+                _ => raw::replicate(self.raw, cmd, args) as c_int,
+            };
+        }
     }
 
     /// Open a key; the module never keeps it past the command.
