@@ -29,29 +29,6 @@ fn sync(m: &mut Conn) {
     assert_eq!(m.q("WAIT 1 5000"), Reply::Int(1), "replica did not ack");
 }
 
-fn verify_ro(c: &mut Conn, token: &[u8]) -> Option<Vec<u8>> {
-    match c.cmd(&[&b"MTOKEN.VERIFY_RO"[..], token]) {
-        Reply::Nil => None,
-        Reply::Bulk(u) => Some(u),
-        other => panic!("VERIFY_RO reply: {other:?}"),
-    }
-}
-
-/// The server's clock in ms (`TIME`).
-fn server_ms(c: &mut Conn) -> u64 {
-    let t = c.q("TIME").array();
-    let secs: u64 = t[0].text().parse().expect("seconds");
-    let micros: u64 = t[1].text().parse().expect("micros");
-    secs * 1000 + micros / 1000
-}
-
-/// Poll until the server's clock has moved on by a millisecond, so that a
-/// refresh computes a different absolute expiry.
-fn tick(c: &mut Conn) {
-    let start = server_ms(c);
-    assert!(wait_until(Duration::from_secs(5), || server_ms(c) > start));
-}
-
 #[test]
 fn tokens_created_on_master_verify_on_replica_with_identical_keys() {
     let (master, replica) = master_and_replica();
@@ -137,7 +114,7 @@ fn refreshes_reach_the_replica_as_the_same_absolute_expiries() {
     assert_eq!(dataset(&mut r), created);
 
     // Token mode: t1's expiry slides.
-    tick(&mut m);
+    tick_ms(&mut m, 1);
     assert_eq!(verify(&mut m, &t1), Some(b"alice".to_vec()));
     sync(&mut m);
     let token_refreshed = dataset(&mut m);
@@ -146,7 +123,7 @@ fn refreshes_reach_the_replica_as_the_same_absolute_expiries() {
 
     // User mode: every TTL token of alice slides; bob's stays.
     assert_eq!(m.q("CONFIG SET mtoken.refresh-on-verify user").text(), "OK");
-    tick(&mut m);
+    tick_ms(&mut m, 1);
     assert_eq!(verify(&mut m, &t1), Some(b"alice".to_vec()));
     sync(&mut m);
     let user_refreshed = dataset(&mut m);
