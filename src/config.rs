@@ -264,9 +264,13 @@ pub fn register(ctx: &Context, args: &[RedisString]) -> Result<(), String> {
         }
     };
     register_enum_configuration(ctx, "refresh-on-verify", &REFRESH_MODE, mode, flags(), None);
+    // Checked here too: the crate turns the default into a C string, and a
+    // NUL in it would panic during load.
     let ns = str_arg(&args, "namespace", "mtoken");
+    check_namespace(ns.as_bytes())?;
     register_string_configuration(ctx, "namespace", &NAMESPACE, ns, flags(), None);
     let prefix = str_arg(&args, "token-prefix", "mt_");
+    check_prefix(prefix.as_bytes())?;
     register_string_configuration(ctx, "token-prefix", &PREFIX, prefix, flags(), None);
 
     let loaded = match unsafe { raw::RedisModule_LoadConfigs } {
