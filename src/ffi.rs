@@ -5,6 +5,7 @@
 //! Nothing here panics: a missing API entry point is treated as a no-op or a
 //! failed call, never unwrapped.
 
+use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_long};
 use std::ptr;
 
@@ -32,20 +33,6 @@ impl Ctx {
         }
     }
 
-    /// Whether this call only asks for the command's key positions.
-    pub fn keys_request(&self) -> bool {
-        match unsafe { raw::RedisModule_IsKeysPositionRequest } {
-            Some(f) => (unsafe { f(self.raw) }) != 0,
-            None => false,
-        }
-    }
-
-    pub fn key_at_pos(&self, pos: usize) {
-        if let Some(f) = unsafe { raw::RedisModule_KeyAtPos } {
-            unsafe { f(self.raw, pos as c_int) };
-        }
-    }
-
     /// Hide argument `pos` from MONITOR and SLOWLOG (Redis 7.0+).
     pub fn redact(&self, pos: usize) {
         if let Some(f) = unsafe { raw::RedisModule_RedactClientCommandArgument } {
@@ -64,50 +51,33 @@ impl Ctx {
     /// calls in one command are wrapped in MULTI/EXEC by Redis.
     ///
     /// Up to four arguments go as buffers (`b` format): Redis copies them
-    /// once, with no module-side strings to create and free.
-    pub fn replicate(&self, cmd: &str, args: &[&[u8]]) {
+    /// once, with no module-side strings to create and free. (Unused
+    /// trailing variadic arguments are never read: the format says how many.)
+    pub fn replicate(&self, cmd: &CStr, args: &[&[u8]]) {
+        const FORMATS: [&CStr; 5] = [c"", c"b", c"bb", c"bbb", c"bbbb"];
         let Some(f) = (unsafe { raw::RedisModule_Replicate }) else {
             return;
         };
-        let mut name = [0u8; 24];
-        if cmd.len() >= name.len() {
-            let _ = raw::replicate(self.raw, cmd, args);
+        let Some(format) = FORMATS.get(args.len()) else {
+            let _ = raw::replicate(self.raw, &cmd.to_string_lossy(), args);
             return;
-        }
-        name[..cmd.len()].copy_from_slice(cmd.as_bytes());
-        let c = name.as_ptr().cast::<c_char>();
-        let p = |i: usize| args[i].as_ptr().cast::<c_char>();
-        let l = |i: usize| args[i].len();
+        };
+        let a = |i: usize| args.get(i).copied().unwrap_or_default();
+        let (a0, a1, a2, a3) = (a(0), a(1), a(2), a(3));
         unsafe {
-            match args.len() {
-                1 => f(self.raw, c, c"b".as_ptr(), p(0), l(0)),
-                2 => f(self.raw, c, c"bb".as_ptr(), p(0), l(0), p(1), l(1)),
-                3 => f(
-                    self.raw,
-                    c,
-                    c"bbb".as_ptr(),
-                    p(0),
-                    l(0),
-                    p(1),
-                    l(1),
-                    p(2),
-                    l(2),
-                ),
-                4 => f(
-                    self.raw,
-                    c,
-                    c"bbbb".as_ptr(),
-                    p(0),
-                    l(0),
-                    p(1),
-                    l(1),
-                    p(2),
-                    l(2),
-                    p(3),
-                    l(3),
-                ),
-                _ => raw::replicate(self.raw, cmd, args) as c_int,
-            };
+            f(
+                self.raw,
+                cmd.as_ptr(),
+                format.as_ptr(),
+                a0.as_ptr().cast::<c_char>(),
+                a0.len(),
+                a1.as_ptr().cast::<c_char>(),
+                a1.len(),
+                a2.as_ptr().cast::<c_char>(),
+                a2.len(),
+                a3.as_ptr().cast::<c_char>(),
+                a3.len(),
+            );
         }
     }
 

@@ -129,7 +129,7 @@ impl<'a> Store<'a> {
         }
         let bound = [b"(".as_slice(), &ms(self.now)].concat();
         self.ctx
-            .replicate("ZREMRANGEBYSCORE", &[&index.name, b"-inf", &bound]);
+            .replicate(c"ZREMRANGEBYSCORE", &[&index.name, b"-inf", &bound]);
     }
 
     /// Keep the index's TTL equal to its longest-lived token's expiry, so a
@@ -162,8 +162,8 @@ impl<'a> Store<'a> {
         }
         index.key.set_expire_at(want);
         match want {
-            Some(at) => self.ctx.replicate("PEXPIREAT", &[&index.name, &ms(at)]),
-            None => self.ctx.replicate("PERSIST", &[&index.name]),
+            Some(at) => self.ctx.replicate(c"PEXPIREAT", &[&index.name, &ms(at)]),
+            None => self.ctx.replicate(c"PERSIST", &[&index.name]),
         }
     }
 
@@ -184,9 +184,9 @@ impl<'a> Store<'a> {
             Some(at) => {
                 entry.key.set_expire_at(Some(at));
                 self.ctx
-                    .replicate("SET", &[&entry.name, &value, b"PXAT", &ms(at)]);
+                    .replicate(c"SET", &[&entry.name, &value, b"PXAT", &ms(at)]);
             }
-            None => self.ctx.replicate("SET", &[&entry.name, &value]),
+            None => self.ctx.replicate(c"SET", &[&entry.name, &value]),
         }
         self.set_member(index, digest, expiry);
         Ok(())
@@ -195,15 +195,15 @@ impl<'a> Store<'a> {
     fn set_member(&self, index: &Index, digest: &Digest, expiry: Option<u64>) {
         index.key.zadd(digest, expiry::score(expiry));
         self.ctx
-            .replicate("ZADD", &[&index.name, &score_arg(expiry), digest]);
+            .replicate(c"ZADD", &[&index.name, &score_arg(expiry), digest]);
     }
 
     /// Give a token a new expiry, in its entry and in its index member.
     pub fn set_expiry(&self, index: &Index, entry: &Entry, digest: &Digest, expiry: Option<u64>) {
         entry.key.set_expire_at(expiry);
         match expiry {
-            Some(at) => self.ctx.replicate("PEXPIREAT", &[&entry.name, &ms(at)]),
-            None => self.ctx.replicate("PERSIST", &[&entry.name]),
+            Some(at) => self.ctx.replicate(c"PEXPIREAT", &[&entry.name, &ms(at)]),
+            None => self.ctx.replicate(c"PERSIST", &[&entry.name]),
         }
         self.set_member(index, digest, expiry);
     }
@@ -214,7 +214,7 @@ impl<'a> Store<'a> {
         if entry.key.write_at(record::LAST_USED_OFFSET, &bytes) {
             let offset = ms(record::LAST_USED_OFFSET as u64);
             self.ctx
-                .replicate("SETRANGE", &[&entry.name, &offset, &bytes]);
+                .replicate(c"SETRANGE", &[&entry.name, &offset, &bytes]);
         }
     }
 
@@ -245,11 +245,11 @@ impl<'a> Store<'a> {
         if all && index.key.kind() != Kind::Empty {
             index.key.delete();
             deleted.push(&index.name);
-            self.ctx.replicate("DEL", &deleted);
+            self.ctx.replicate(c"DEL", &deleted);
             return Ok(existed);
         }
         if !deleted.is_empty() {
-            self.ctx.replicate("DEL", &deleted);
+            self.ctx.replicate(c"DEL", &deleted);
         }
         let mut zrem: Vec<&[u8]> = vec![&index.name];
         zrem.extend(
@@ -259,7 +259,7 @@ impl<'a> Store<'a> {
                 .map(|d| &d[..]),
         );
         if zrem.len() > 1 {
-            self.ctx.replicate("ZREM", &zrem);
+            self.ctx.replicate(c"ZREM", &zrem);
         }
         self.sync_index_ttl(index);
         Ok(existed)

@@ -579,6 +579,16 @@ fn importing_node_answers_tryagain_until_the_users_keys_arrive() {
         &["CLUSTER", "SETSLOT", &s, "MIGRATING", &cluster.ids[1]],
     );
     let in_slot = |c: &mut Conn| c.cmd(&["CLUSTER", "COUNTKEYSINSLOT", &s]).int();
+    // Each command, sent with ASKING to the target, answers TRYAGAIN and
+    // leaves the target's key count as it was.
+    let all_tryagain = |dst: &mut Conn, cmds: &[Vec<&[u8]>], keys: i64| {
+        for args in cmds {
+            let r = asking(dst, args);
+            let name = String::from_utf8_lossy(args[0]);
+            assert!(is_tryagain(&r), "{name:?} -> {r:?}");
+        }
+        assert_eq!(in_slot(dst), keys, "a TRYAGAIN command wrote on the target");
+    };
     assert_eq!((in_slot(&mut src), in_slot(&mut dst)), (3, 0));
 
     // The source sends every command on the slot to the target (a user id
@@ -598,19 +608,7 @@ fn importing_node_answers_tryagain_until_the_users_keys_arrive() {
         vec![b"MTOKEN.EXPIREALL", &user],
         vec![b"MTOKEN.LIST", &user],
     ];
-    for args in &nothing_yet {
-        let r = asking(&mut dst, args);
-        assert!(
-            is_tryagain(&r),
-            "{:?} -> {r:?}",
-            String::from_utf8_lossy(args[0])
-        );
-    }
-    assert_eq!(
-        in_slot(&mut dst),
-        0,
-        "a TRYAGAIN command wrote on the target"
-    );
+    all_tryagain(&mut dst, &nothing_yet, 0);
 
     // The index arrives first, the entries later: still TRYAGAIN.
     let keys: Vec<Vec<u8>> = src
@@ -645,24 +643,13 @@ fn importing_node_answers_tryagain_until_the_users_keys_arrive() {
     } else {
         &t1
     };
-    for args in [
+    let partly_there: [Vec<&[u8]>; 4] = [
         vec![&b"MTOKEN.VERIFY"[..], missing],
         vec![b"MTOKEN.EXPIRE", missing],
         vec![b"MTOKEN.CREATE", &user],
         vec![b"MTOKEN.EXPIREALL", &user],
-    ] {
-        let r = asking(&mut dst, &args);
-        assert!(
-            is_tryagain(&r),
-            "{:?} -> {r:?}",
-            String::from_utf8_lossy(args[0])
-        );
-    }
-    assert_eq!(
-        in_slot(&mut dst),
-        2,
-        "a TRYAGAIN command wrote on the target"
-    );
+    ];
+    all_tryagain(&mut dst, &partly_there, 2);
 
     // Everything is there: the target answers under ASKING.
     migrate(&mut src, &entries[1..]);

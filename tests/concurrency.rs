@@ -14,23 +14,14 @@ fn concurrent_creates_for_one_user_lose_no_token() {
     const THREADS: usize = 20;
     const EACH: usize = 50;
     let srv = Server::start();
-    let barrier = Arc::new(Barrier::new(THREADS));
-    let workers: Vec<_> = (0..THREADS)
-        .map(|_| {
-            let mut c = srv.conn();
-            let barrier = Arc::clone(&barrier);
-            thread::spawn(move || {
-                barrier.wait();
-                (0..EACH)
-                    .map(|_| create(&mut c, b"alice", &[]))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let made: Vec<(Vec<u8>, i64)> = workers
-        .into_iter()
-        .flat_map(|w| w.join().expect("worker thread"))
-        .collect();
+    let made: Vec<(Vec<u8>, i64)> = in_parallel(&srv, THREADS, |_, c| {
+        (0..EACH)
+            .map(|_| create(c, b"alice", &[]))
+            .collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     assert_eq!(made.len(), THREADS * EACH);
     let distinct: HashSet<&Vec<u8>> = made.iter().map(|(t, _)| t).collect();
     assert_eq!(
@@ -66,34 +57,25 @@ fn concurrent_logins_and_logouts_keep_index_and_entries_in_step() {
     const THREADS: usize = 10;
     const EACH: usize = 40;
     let srv = Server::start();
-    let barrier = Arc::new(Barrier::new(THREADS));
-    let workers: Vec<_> = (0..THREADS)
-        .map(|_| {
-            let mut c = srv.conn();
-            let barrier = Arc::clone(&barrier);
-            thread::spawn(move || {
-                barrier.wait();
-                let mut kept = Vec::new();
-                let mut dropped = Vec::new();
-                for i in 0..EACH {
-                    let (t, _) = create(&mut c, b"alice", &["TTL", "600"]);
-                    assert_eq!(verify(&mut c, &t), Some(b"alice".to_vec()));
-                    if i % 2 == 0 {
-                        let r = c.cmd(&[&b"MTOKEN.EXPIRE"[..], &t]);
-                        assert_eq!(r, Reply::Int(1));
-                        dropped.push(t);
-                    } else {
-                        kept.push(t);
-                    }
-                }
-                (kept, dropped)
-            })
-        })
-        .collect();
+    let results = in_parallel(&srv, THREADS, |_, c| {
+        let mut kept = Vec::new();
+        let mut dropped = Vec::new();
+        for i in 0..EACH {
+            let (t, _) = create(c, b"alice", &["TTL", "600"]);
+            assert_eq!(verify(c, &t), Some(b"alice".to_vec()));
+            if i % 2 == 0 {
+                let r = c.cmd(&[&b"MTOKEN.EXPIRE"[..], &t]);
+                assert_eq!(r, Reply::Int(1));
+                dropped.push(t);
+            } else {
+                kept.push(t);
+            }
+        }
+        (kept, dropped)
+    });
     let mut kept = Vec::new();
     let mut dropped = Vec::new();
-    for w in workers {
-        let (k, d) = w.join().expect("worker thread");
+    for (k, d) in results {
         kept.extend(k);
         dropped.extend(d);
     }

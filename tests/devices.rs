@@ -635,47 +635,40 @@ fn max_tokens_per_user_holds_under_concurrent_creates() {
     let srv = Server::start();
     let mut c = srv.conn();
     config_set(&mut c, "mtoken.max-tokens-per-user", &LIMIT.to_string());
-    let port = srv.port;
 
     // Each CREATE runs in a MULTI with a LIST, so every thread sees the
     // state right after its own create: at most LIMIT live, its own among
     // them, and its token's creation time.
-    let workers: Vec<_> = (0..THREADS)
-        .map(|_| {
-            std::thread::spawn(move || {
-                let mut c = Conn::open(port);
-                let mut made = Vec::new();
-                for _ in 0..EACH {
-                    assert_eq!(c.q("MULTI").text(), "OK");
-                    assert_eq!(c.q("MTOKEN.CREATE alice").text(), "QUEUED");
-                    assert_eq!(c.q("MTOKEN.LIST alice").text(), "QUEUED");
-                    let exec = c.q("EXEC").array();
-                    let token = exec[0].array()[0].bytes();
-                    let id = token_id(&token);
-                    let flat = exec[1].array();
-                    assert!(flat.len() <= LIMIT, "{} live", flat.len());
-                    let mine = flat
-                        .iter()
-                        .map(|e| {
-                            let pairs: Vec<_> = e
-                                .array()
-                                .chunks(2)
-                                .map(|p| (p[0].clone(), p[1].clone()))
-                                .collect();
-                            Device::from_pairs(&pairs)
-                        })
-                        .find(|d| d.id == id)
-                        .expect("the new token is listed");
-                    made.push((token, mine.created));
-                }
-                made
-            })
-        })
-        .collect();
-    let made: Vec<(Vec<u8>, i64)> = workers
-        .into_iter()
-        .flat_map(|w| w.join().expect("worker"))
-        .collect();
+    let made: Vec<(Vec<u8>, i64)> = in_parallel(&srv, THREADS, |_, c| {
+        let mut made = Vec::new();
+        for _ in 0..EACH {
+            assert_eq!(c.q("MULTI").text(), "OK");
+            assert_eq!(c.q("MTOKEN.CREATE alice").text(), "QUEUED");
+            assert_eq!(c.q("MTOKEN.LIST alice").text(), "QUEUED");
+            let exec = c.q("EXEC").array();
+            let token = exec[0].array()[0].bytes();
+            let id = token_id(&token);
+            let flat = exec[1].array();
+            assert!(flat.len() <= LIMIT, "{} live", flat.len());
+            let mine = flat
+                .iter()
+                .map(|e| {
+                    let pairs: Vec<_> = e
+                        .array()
+                        .chunks(2)
+                        .map(|p| (p[0].clone(), p[1].clone()))
+                        .collect();
+                    Device::from_pairs(&pairs)
+                })
+                .find(|d| d.id == id)
+                .expect("the new token is listed");
+            made.push((token, mine.created));
+        }
+        made
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     assert_eq!(made.len(), THREADS * EACH);
 
     let listed = list(&mut c, b"alice");

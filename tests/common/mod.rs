@@ -879,3 +879,28 @@ impl ClusterClient {
         }
     }
 }
+
+/// Run `f` on `clients` threads, each with its own connection, released
+/// together by a barrier; returns their results in thread order.
+pub fn in_parallel<T, F>(srv: &Server, clients: usize, f: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize, &mut Conn) -> T + Send + Sync + 'static,
+{
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(clients));
+    let f = std::sync::Arc::new(f);
+    let workers: Vec<_> = (0..clients)
+        .map(|i| {
+            let mut c = srv.conn();
+            let (barrier, f) = (barrier.clone(), f.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                f(i, &mut c)
+            })
+        })
+        .collect();
+    workers
+        .into_iter()
+        .map(|w| w.join().expect("client thread"))
+        .collect()
+}
