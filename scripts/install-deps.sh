@@ -7,10 +7,17 @@ set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 \
-   && ! ldconfig -p 2>/dev/null | grep -q 'libclang\(-[0-9.]*\)\?\.so'; then
-  missing+=(libclang-dev)
-fi
+# bindgen (clang-sys) loads libclang itself: libclang.so or libclang-N.so.
+# libclang-cpp (shipped on some images) is a different library and does not do.
+has_libclang() {
+  [ -n "${LIBCLANG_PATH:-}" ] && ls "$LIBCLANG_PATH"/libclang*.so* 2>/dev/null | grep -qv libclang-cpp && return 0
+  ls /usr/lib/llvm-*/lib/libclang.so /usr/lib/llvm-*/lib/libclang-[0-9]*.so* \
+     /usr/lib/x86_64-linux-gnu/libclang.so /usr/lib/x86_64-linux-gnu/libclang-[0-9]*.so* \
+     /usr/lib/aarch64-linux-gnu/libclang.so /usr/lib/aarch64-linux-gnu/libclang-[0-9]*.so* \
+     >/dev/null 2>&1 && return 0
+  ldconfig -p 2>/dev/null | grep -Eq '(^|[[:space:]])libclang(-[0-9.]+)?\.so'
+}
+has_libclang || missing+=(libclang-dev)
 # The Python client's tests run in a virtualenv.
 if ! command -v python3 >/dev/null 2>&1; then missing+=(python3 python3-venv)
 elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then missing+=(python3-venv); fi
