@@ -1,4 +1,4 @@
-//! Which cluster slots this node serves, for the importing-slot rule (SPEC,
+//! Which cluster slots this node serves, for the importing-slot rule (docs/DESIGN.md,
 //! "Redis Cluster and resharding").
 //!
 //! Redis runs a command for a slot this node does not own only when the

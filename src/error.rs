@@ -7,12 +7,18 @@ pub enum Error {
     /// A key of the module's namespace holds another type.
     WrongType,
     /// A cluster slot is being imported and a key the command needs has not
-    /// arrived yet: the client should retry (SPEC, "Redis Cluster").
+    /// arrived yet: the client should retry (docs/DESIGN.md, "Redis Cluster").
     TryAgain,
     /// An argument error: the whole reply, starting with `ERR `.
     Invalid(&'static str),
     /// A value in the module's namespace that the module did not write.
     Corrupt,
+    /// The caller's ACL user may not access a key the command needs.
+    NoPerm,
+    /// Three fresh tokens in a row hashed to names already taken.
+    DigestCollisions,
+    /// Redis refused a write the module checked it could make.
+    WriteFailed,
     /// The operating system gave no randomness.
     NoRandomness,
 }
@@ -28,6 +34,13 @@ impl Error {
             Error::TryAgain => "TRYAGAIN the user's keys are being migrated to this node, retry",
             Error::Invalid(msg) => msg,
             Error::Corrupt => "ERR a key in the mtoken namespace does not hold an mtoken value",
+            Error::NoPerm => {
+                "NOPERM this user has no permissions to access one of the keys used by the command"
+            }
+            Error::DigestCollisions => {
+                "ERR three new tokens in a row collided with existing entries"
+            }
+            Error::WriteFailed => "ERR the server refused to write a token entry",
             Error::NoRandomness => "ERR the operating system's random source failed",
         }
     }

@@ -1,4 +1,4 @@
-//! The one place that decides when a token expires (SPEC, "Expiry").
+//! The one place that decides when a token expires (docs/DESIGN.md, "Expiry").
 //!
 //! Times are absolute milliseconds since the epoch; `None` means "never
 //! expires". Pure: the store applies what these functions decide.
@@ -60,10 +60,41 @@ impl Policy {
         self.cap(now, expiry)
     }
 
+    /// Seconds a refresh slides this token's expiry by; 0 = it has none
+    /// to slide (an immortal token without `refresh-persistent`).
+    pub fn slide_secs(&self, ttl: Ttl) -> u64 {
+        let own = match ttl {
+            Ttl::Default => self.default_ttl,
+            Ttl::Explicit(secs) => secs as u64,
+        };
+        if own > 0 {
+            own
+        } else if ttl == Ttl::Explicit(0) && self.refresh_persistent {
+            self.default_ttl
+        } else {
+            0
+        }
+    }
+
     /// Whether a VERIFY at `now` may rewrite this token (last use, expiry):
-    /// at most once per `refresh-interval`.
-    pub fn due(&self, last_used: u64, now: u64) -> bool {
-        now.saturating_sub(last_used) >= self.refresh_interval.saturating_mul(1000)
+    /// at most once per `refresh-interval`, and at least twice per sliding
+    /// TTL, so that a token used more often than its TTL never expires
+    /// (docs/DESIGN.md, "Expiry and refresh"): with writes every `I <= TTL/2`
+    /// at the first use past `I`, any use within `TTL` of the last write
+    /// finds the token alive and slides it again.
+    pub fn due(&self, ttl: Ttl, last_used: u64, now: u64) -> bool {
+        let mut interval = self.refresh_interval.saturating_mul(1000);
+        let slide = self.slide_secs(ttl);
+        if slide > 0 {
+            interval = interval.min(slide.saturating_mul(1000) / 2);
+        }
+        now.saturating_sub(last_used) >= interval
+    }
+
+    /// Whether a token is live at `now`: its expiry (the index score) is
+    /// ahead and it is not past its max-lifetime deadline.
+    pub fn live(&self, created: u64, expiry: Option<u64>, now: u64) -> bool {
+        expiry.is_none_or(|e| e > now) && !self.past_deadline(created, now)
     }
 
     /// The expiry a refresh at `now` gives a token whose expiry is `current`.
@@ -98,6 +129,28 @@ impl Policy {
         };
         let next = self.cap(created, next);
         (next != current).then_some(next)
+    }
+}
+
+/// The latest instant the module writes as an expiry or time: 2^48 - 1 ms
+/// (year 10889), the range of the record's time fields. Anything later,
+/// such as a crafted index score, is clamped to it before it is applied, and
+/// the clamped value is what replicas and the AOF receive.
+pub const MAX_MS: u64 = (1 << 48) - 1;
+
+/// An expiry as the module applies and replicates it.
+pub fn clamp(at: Option<u64>) -> Option<u64> {
+    at.map(|t| t.min(MAX_MS))
+}
+
+/// An index score read back as an expiry (+inf: none; NaN or below 0: 0).
+pub fn from_score(score: f64) -> Option<u64> {
+    if score == f64::INFINITY {
+        None
+    } else if score.is_nan() || score <= 0.0 {
+        Some(0)
+    } else {
+        Some((score as u64).min(MAX_MS))
     }
 }
 
@@ -198,11 +251,78 @@ mod tests {
     #[test]
     fn refresh_is_due_once_per_interval() {
         let p = policy();
-        assert!(!p.due(NOW - 59_999, NOW));
-        assert!(p.due(NOW - 60_000, NOW));
+        let long = Ttl::Explicit(3600);
+        assert!(!p.due(long, NOW - 59_999, NOW));
+        assert!(p.due(long, NOW - 60_000, NOW));
         let mut every = p;
         every.refresh_interval = 0;
-        assert!(every.due(NOW, NOW));
+        assert!(every.due(long, NOW, NOW));
+    }
+
+    #[test]
+    fn short_ttls_are_due_twice_per_ttl_whatever_the_interval() {
+        let mut p = policy();
+        p.refresh_interval = 3;
+        let two = Ttl::Explicit(2);
+        assert!(!p.due(two, NOW - 999, NOW));
+        assert!(p.due(two, NOW - 1000, NOW));
+        // The default 60 s interval and a TTL of 60 s: due after 30 s.
+        p.refresh_interval = 60;
+        assert!(p.due(Ttl::Explicit(60), NOW - 30_000, NOW));
+        // A default-following token slides by the current default.
+        p.default_ttl = 10;
+        assert!(p.due(Ttl::Default, NOW - 5_000, NOW));
+        // Nothing to slide: the interval alone.
+        p.default_ttl = 0;
+        assert!(!p.due(Ttl::Explicit(0), NOW - 59_000, NOW));
+    }
+
+    /// Simulated use every `every` ms under every interval: a token used
+    /// more often than its TTL never expires.
+    #[test]
+    fn a_token_used_more_often_than_its_ttl_never_expires() {
+        for ttl_s in [1u32, 2, 3, 59, 60, 61, 119, 120] {
+            for interval in [0u64, 1, 3, 60, 600] {
+                let mut p = policy();
+                p.refresh_interval = interval;
+                let ttl = Ttl::Explicit(ttl_s);
+                let ttl_ms = ttl_s as u64 * 1000;
+                for every in [ttl_ms / 7 + 1, ttl_ms / 2, ttl_ms - 1] {
+                    let (mut last_write, mut expiry) = (NOW, NOW + ttl_ms);
+                    let mut t = NOW;
+                    for _ in 0..200 {
+                        t += every;
+                        assert!(
+                            t < expiry,
+                            "ttl {ttl_s}s interval {interval}s every {every}ms"
+                        );
+                        if p.due(ttl, last_write, t) {
+                            last_write = t;
+                            expiry = t + ttl_ms;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn crafted_scores_clamp_to_the_time_range() {
+        assert_eq!(from_score(1e20), Some(MAX_MS));
+        assert_eq!(from_score(-5.0), Some(0));
+        assert_eq!(from_score(f64::INFINITY), None);
+        assert_eq!(from_score(1234.0), Some(1234));
+        assert_eq!(clamp(Some(u64::MAX)), Some(MAX_MS));
+        assert_eq!(clamp(None), None);
+    }
+
+    #[test]
+    fn liveness_counts_the_deadline() {
+        let mut p = policy();
+        assert!(p.live(CREATED, None, NOW));
+        assert!(!p.live(CREATED, Some(NOW), NOW));
+        p.max_lifetime = 1;
+        assert!(!p.live(CREATED, Some(NOW + 5000), NOW));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Key names (SPEC, "Keys"): every key of a user carries the hash tag of the
+//! Key names (docs/DESIGN.md, "Keys"): every key of a user carries the hash tag of the
 //! user's cluster slot, so one user's keys always live together.
 //!
 //! - token entry: `<ns>:{<tag>}:t:<15-byte digest>`

@@ -1,4 +1,4 @@
-//! The value of a token entry key (SPEC, "Keys"): one compact string.
+//! The value of a token entry key (docs/DESIGN.md, "Keys"): one compact string.
 //!
 //! ```text
 //! 0       high nibble: format version (1); low bits: flags

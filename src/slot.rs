@@ -1,7 +1,7 @@
 //! Redis Cluster key slots (CRC16/XMODEM mod 16384, with `{hash tag}` rules)
 //! and the table of short base62 strings that land on each slot.
 //!
-//! One table serves two jobs (SPEC, "Token" and "Keys"): it is the hash tag in
+//! One table serves two jobs (docs/DESIGN.md, "Token" and "Keys"): it is the hash tag in
 //! every key of a user, and the 3-char suffix that moves a token onto its
 //! user's slot. Every string in it is exactly 3 base62 chars; all 16384 slots
 //! are reachable that way (checked by a unit test).
@@ -141,6 +141,13 @@ pub fn suffix_for(head: &[u8], slot: u16) -> [u8; TAG_LEN] {
     *tag(want)
 }
 
+/// Whether `s` is the suffix `suffix_for` picks for some slot: by
+/// linearity the suffix of a token on slot `x` is `tag(crc16(s) & mask)`
+/// whatever the head, so only those 16384 of the 238328 strings occur.
+pub fn is_canonical_suffix(s: &[u8]) -> bool {
+    s.len() == TAG_LEN && tag(crc16(s) & (SLOTS as u16 - 1))[..] == *s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +207,22 @@ mod tests {
             key.extend_from_slice(t);
             key.extend_from_slice(b"}:u:{other}");
             assert_eq!(key_slot(&key), slot);
+        }
+    }
+
+    #[test]
+    fn only_table_suffixes_are_canonical() {
+        let mut canonical = 0;
+        for &a in BASE62 {
+            for &b in BASE62 {
+                for &c in BASE62 {
+                    canonical += is_canonical_suffix(&[a, b, c]) as usize;
+                }
+            }
+        }
+        assert_eq!(canonical, SLOTS);
+        for slot in (0..SLOTS as u16).step_by(97) {
+            assert!(is_canonical_suffix(&suffix_for(b"mt_head", slot)));
         }
     }
 

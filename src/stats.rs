@@ -1,4 +1,4 @@
-//! `INFO mtoken` counters (SPEC, "Observability"). Counters only: no token,
+//! `INFO mtoken` counters (docs/DESIGN.md, "Observability"). Counters only: no token,
 //! digest or user id is ever printed.
 
 use std::os::raw::c_int;
@@ -45,15 +45,17 @@ const FIELDS: [(&std::ffi::CStr, &Counter); 8] = [
 
 extern "C" fn info(ctx: *mut raw::RedisModuleInfoCtx, _for_crash_report: c_int) {
     unsafe {
-        let (Some(section), Some(field)) = (
+        let (Some(section), Some(field), Some(text)) = (
             raw::RedisModule_InfoAddSection,
             raw::RedisModule_InfoAddFieldULongLong,
+            raw::RedisModule_InfoAddFieldCString,
         ) else {
             return;
         };
         if section(ctx, c"stats".as_ptr()) != raw::REDISMODULE_OK as c_int {
             return;
         }
+        text(ctx, c"version".as_ptr(), crate::VERSION.as_ptr().cast_mut());
         for (name, counter) in FIELDS {
             field(ctx, name.as_ptr(), counter.get());
         }

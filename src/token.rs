@@ -1,4 +1,4 @@
-//! The token format (SPEC, "Token"): `PREFIX SECRET CHECK SLOT`.
+//! The token format (docs/DESIGN.md, "Token"): `PREFIX SECRET CHECK SLOT`.
 //!
 //! - `SECRET`: 256 bits from the OS CSPRNG, base62, 43 chars;
 //! - `CHECK`: CRC32 of `PREFIX SECRET`, base62, 6 chars, so that a typo or a
@@ -108,7 +108,15 @@ pub fn from_secret(prefix: &[u8], secret: &[u8; 32], slot: u16) -> Vec<u8> {
 }
 
 /// Whether `token` is well formed: any valid prefix, 43 base62 chars, a
-/// matching CRC32, 3 base62 slot chars. Reads no key.
+/// matching CRC32, and a slot suffix that `from_secret` could have made.
+/// Reads no key.
+///
+/// The CRC32 covers prefix and secret. The suffix cannot be inside it (it
+/// is chosen after, to fix the CRC16 of the whole token), so it is checked
+/// for being the table's suffix for the slot it gives: that rejects about
+/// half of all one-character typos in the last three characters; the
+/// others cost one digest and one key lookup, as an unknown token does
+/// (docs/DESIGN.md, "Token").
 pub fn well_formed(token: &[u8]) -> bool {
     let fixed = SECRET_LEN + CHECK_LEN + TAG_LEN;
     if token.len() < fixed || token.len() > fixed + MAX_PREFIX_LEN {
@@ -116,11 +124,12 @@ pub fn well_formed(token: &[u8]) -> bool {
     }
     let prefix_len = token.len() - fixed;
     let (head, rest) = token.split_at(prefix_len + SECRET_LEN);
-    let check = &rest[..CHECK_LEN];
+    let (check, suffix) = rest.split_at(CHECK_LEN);
     all_class(&head[..prefix_len], 2)
         && all_class(&head[prefix_len..], 1)
         && all_class(rest, 1)
         && check == check_chars(head)
+        && slot::is_canonical_suffix(suffix)
 }
 
 /// What is stored for a token: the first 120 bits of SHA-256(token).
@@ -344,5 +353,38 @@ mod tests {
         assert_eq!(digest_from_id(&[b'g'; 30]), None);
         assert_eq!(digest_from_id(&[b'0'; 33]), None);
         assert_eq!(digest_from_id("é".repeat(15).as_bytes()), None);
+    }
+}
+
+#[cfg(test)]
+mod typo_tests {
+    use super::*;
+
+    /// Every one-character typo in prefix, secret or check digits is
+    /// malformed (CRC32 catches every error within one byte); in the slot
+    /// suffix, the share the README states is.
+    #[test]
+    fn one_character_typos_are_caught_as_the_readme_says() {
+        let tok = from_secret(b"mt_", &[7u8; 32], 4242);
+        assert!(well_formed(&tok));
+        let suffix_at = tok.len() - TAG_LEN;
+        let (mut suffix_typos, mut suffix_caught) = (0, 0);
+        for pos in 0..tok.len() {
+            for &c in BASE62.iter().chain(b"_") {
+                if c == tok[pos] {
+                    continue;
+                }
+                let mut typo = tok.clone();
+                typo[pos] = c;
+                if pos < suffix_at {
+                    assert!(!well_formed(&typo), "typo at {pos} passed");
+                } else if c != b'_' {
+                    suffix_typos += 1;
+                    suffix_caught += !well_formed(&typo) as usize;
+                }
+            }
+        }
+        let share = suffix_caught as f64 / suffix_typos as f64;
+        assert!(share > 0.3, "suffix typos caught: {share}");
     }
 }

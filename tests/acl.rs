@@ -1,4 +1,4 @@
-//! ACL (SPEC, "Pitfalls": module commands have no ACL category on 7.0, so
+//! ACL (docs/DESIGN.md, "Pitfalls": module commands have no ACL category on 7.0, so
 //! they are granted by name): an application user can hold exactly the
 //! MTOKEN commands it needs and still be denied the keyspace.
 

@@ -1,4 +1,4 @@
-//! Redis Cluster (SPEC, "Redis Cluster and resharding"): commands route by
+//! Redis Cluster (docs/DESIGN.md, "Redis Cluster and resharding"): commands route by
 //! their user or token to the node of the user's slot; a reshard, idle or
 //! under traffic, loses no live token, revives no revoked one, never makes
 //! `MIGRATE` fail with BUSYKEY and leaves no token entry outside its user's

@@ -1,4 +1,4 @@
-//! Device management (SPEC, "Commands": LIST, REVOKE, EXPIREALL .. EXCEPT;
+//! Device management (docs/DESIGN.md, "Commands": LIST, REVOKE, EXPIREALL .. EXCEPT;
 //! "Expiry": refresh-interval, max-lifetime, max-tokens-per-user): what a
 //! user's device list shows, in RESP2 and RESP3, how devices are logged out,
 //! how often a VERIFY writes, and that the list is the same on a replica and

@@ -1,4 +1,4 @@
-//! Errors (SPEC, "Commands" and "Expiry"): configs are validated at CONFIG
+//! Errors (docs/DESIGN.md, "Commands" and "Expiry"): configs are validated at CONFIG
 //! SET and at load; wrong arity and bad options give an `ERR` sentence and
 //! change nothing; a key of the wrong type gives `WRONGTYPE` and changes
 //! nothing; hostile token arguments give nil, never an error or a crash;
@@ -419,7 +419,7 @@ fn verify_and_expire_give_wrongtype_when_the_index_is_replaced() {
 }
 
 /// A key of another type at a token entry's name is not the module's: every
-/// command that reads or would delete it gets WRONGTYPE (SPEC, "Commands").
+/// command that reads or would delete it gets WRONGTYPE (docs/DESIGN.md, "Commands").
 #[test]
 fn wrong_type_at_a_token_entry_gives_wrongtype_and_changes_nothing() {
     let srv = Server::start();
@@ -466,79 +466,5 @@ fn a_foreign_string_at_a_token_entry_gives_an_error_not_a_crash() {
         ] {
             fails_and_changes_nothing(&mut c, args, "ERR a key in the mtoken namespace");
         }
-    }
-}
-
-// ---- command metadata -------------------------------------------------------
-
-#[test]
-fn command_getkeys_returns_argument_1_for_every_command() {
-    let srv = Server::start();
-    let mut c = srv.conn();
-    let cases: &[&[&str]] = &[
-        &["MTOKEN.CREATE", "alice", "TTL", "5", "NAME", "x"],
-        &["MTOKEN.VERIFY", "mt_tok"],
-        &["MTOKEN.VERIFY_RO", "mt_tok"],
-        &["MTOKEN.EXPIRE", "mt_tok"],
-        &["MTOKEN.EXPIREALL", "alice", "EXCEPT", "mt_tok"],
-        &["MTOKEN.LIST", "alice"],
-        &["MTOKEN.REVOKE", "alice", "0123"],
-    ];
-    for args in cases {
-        let mut full = vec!["COMMAND", "GETKEYS"];
-        full.extend_from_slice(args);
-        let r = c.cmd(&full);
-        assert_eq!(
-            r,
-            Reply::Array(vec![Reply::Bulk(args[1].as_bytes().to_vec())])
-        );
-    }
-}
-
-#[test]
-fn command_info_declares_flags_and_key_positions() {
-    let srv = Server::start();
-    let mut c = srv.conn();
-    let cases: &[(&str, &[&str], &[&str])] = &[
-        (
-            "mtoken.create",
-            &["write", "denyoom"],
-            &["readonly", "fast"],
-        ),
-        (
-            "mtoken.verify",
-            &["write", "fast"],
-            &["readonly", "denyoom"],
-        ),
-        ("mtoken.verify_ro", &["readonly", "fast"], &["write"]),
-        (
-            "mtoken.expire",
-            &["write", "fast"],
-            &["readonly", "denyoom"],
-        ),
-        ("mtoken.expireall", &["write"], &["readonly", "denyoom"]),
-        ("mtoken.list", &["readonly"], &["write"]),
-        (
-            "mtoken.revoke",
-            &["write", "fast"],
-            &["readonly", "denyoom"],
-        ),
-    ];
-    for (name, has, lacks) in cases {
-        let info = c.cmd(&["COMMAND", "INFO", name]).array();
-        let info = info[0].array();
-        assert_eq!(info[0].text(), *name);
-        let flags: Vec<String> = info[2].array().iter().map(|f| f.text()).collect();
-        for f in has.iter() {
-            assert!(flags.iter().any(|x| x == f), "{name} lacks {f}: {flags:?}");
-        }
-        for f in lacks.iter() {
-            assert!(!flags.iter().any(|x| x == f), "{name} has {f}: {flags:?}");
-        }
-        assert_eq!(
-            info[3..6],
-            [Reply::Int(1), Reply::Int(1), Reply::Int(1)],
-            "{name}"
-        );
     }
 }

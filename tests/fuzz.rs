@@ -1,4 +1,4 @@
-//! Hostile input (SPEC, "Server and build": no input may panic): thousands
+//! Hostile input (docs/DESIGN.md, "Server and build": no input may panic): thousands
 //! of random argument vectors against every MTOKEN command. The server
 //! stays up, every reply is a value or an error, and a command that answers
 //! with an error changed nothing.

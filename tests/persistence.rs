@@ -1,4 +1,4 @@
-//! Persistence (SPEC, "Writes, replication, persistence"): after an AOF
+//! Persistence (docs/DESIGN.md, "Writes, replication, persistence"): after an AOF
 //! replay or an RDB load the server holds exactly the tokens it had, with
 //! the same absolute expiries; no file the server writes holds a raw token.
 

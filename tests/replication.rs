@@ -1,4 +1,4 @@
-//! Replication (SPEC, "Writes, replication, persistence"): a replica holds
+//! Replication (docs/DESIGN.md, "Writes, replication, persistence"): a replica holds
 //! exactly the master's keys, expiries and values; writes travel as their
 //! effects (digests and absolute times), never as raw tokens; a command that
 //! changes nothing sends nothing; a promoted replica serves every live token.

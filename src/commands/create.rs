@@ -6,50 +6,35 @@ use crate::error::{Error, Result};
 use crate::ffi::{Ctx, Kind};
 use crate::record::Record;
 use crate::stats;
-use crate::store::{user_slot, Store};
-use crate::token;
+use crate::store::{user_slot, Entry, Store};
+use crate::token::{self, Digest};
 
 pub fn create(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
-    if argv.len() < 2 {
+    let [_, user, opts @ ..] = argv else {
         return Err(Error::Arity);
-    }
-    let user = args::user(argv[1])?;
-    let opts = args::create_options(&argv[2..])?;
-    let store = Store::new(ctx);
+    };
+    let user = args::user(user)?;
+    let opts = args::create_options(opts)?;
+    let store = Store::new(ctx, true);
     let slot = user_slot(user);
     let index = store.index(user, true)?;
     store.require_complete(&index, slot)?;
-    let prefix = config::PREFIX.get_bytes();
+    let (tok, digest, entry) = draw(&store, slot)?;
 
-    // A digest collision (2^-120) would overwrite another token: draw again.
-    let mut draws = 0;
-    let (tok, digest, entry) = loop {
-        let tok = token::generate(&prefix, slot).map_err(|_| Error::NoRandomness)?;
-        let digest = token::digest(&tok);
-        let entry = store.entry(slot, &digest, true)?;
-        if entry.key.kind() == Kind::Empty {
-            break (tok, digest, entry);
-        }
-        draws += 1;
-        if draws == 3 {
-            return Err(Error::NoRandomness);
-        }
-    };
-
+    // Decide everything before the first write: an error reply must leave
+    // the keyspace, replicas and the AOF as they were.
     let limit = config::max_tokens();
-    if limit > 0 && index.key.len() >= limit {
-        // Eviction below deletes entries: check them before writing anything.
-        let members: Vec<_> = store
-            .live_members(&index)
-            .into_iter()
-            .map(|(d, _)| d)
-            .collect();
-        store.check_entries(slot, &members)?;
-    }
-
-    // Every check has passed: from here on the command writes.
-    store.prune(&index);
-    let first = index.key.len() == 0;
+    let (first, doomed) = if limit > 0 && index.key.len() >= limit {
+        // Evict the dead first, then the oldest live tokens over the limit.
+        let scan = store.scan(&index, slot)?;
+        let excess = (scan.found.len() + 1).saturating_sub(limit);
+        let mut doomed = scan.dead;
+        doomed.extend(scan.found.iter().take(excess).map(|d| d.digest));
+        (scan.found.is_empty(), doomed)
+    } else {
+        let (live, dead) = store.first_live(&index, slot)?;
+        (!live, dead)
+    };
     let expiry = store.policy.initial(opts.ttl, store.now);
     let rec = Record {
         created: store.now,
@@ -58,24 +43,16 @@ pub fn create(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
         user,
         name: opts.name,
     };
-    store.insert(&index, &entry, &digest, &rec, expiry)?;
-    drop(entry);
 
-    if limit > 0 && index.key.len() > limit {
-        let devices = store.devices(&index, slot)?;
-        let mut doomed = devices.orphans;
-        let older: Vec<_> = devices
-            .found
-            .iter()
-            .filter(|d| d.digest != digest)
-            .collect();
-        let excess = (older.len() + 1).saturating_sub(limit);
-        doomed.extend(older.iter().take(excess).map(|d| d.digest));
-        let evicted = store.remove(&index, slot, &doomed, false)?;
-        stats::EVICTED.add(evicted);
-        store.sync_index_ttl(&index);
-    } else {
+    // From here on the command writes.
+    store.prune(&index);
+    let removed = store.remove(&index, slot, &doomed, false)?;
+    stats::EVICTED.add(removed);
+    store.insert(&index, &entry, &digest, &rec, expiry)?;
+    if doomed.is_empty() {
         store.sync_index_ttl_added(&index, expiry);
+    } else {
+        store.sync_index_ttl(&index);
     }
     stats::CREATED.incr();
 
@@ -83,4 +60,19 @@ pub fn create(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     ctx.reply_bulk(&tok);
     ctx.reply_int(first as i64);
     Ok(())
+}
+
+/// A new token whose entry name is free. A digest collision (2^-120)
+/// would overwrite another token: draw again, at most three times.
+fn draw(store: &Store, slot: u16) -> Result<(Vec<u8>, Digest, Entry)> {
+    let prefix = config::PREFIX.get_bytes();
+    for _ in 0..3 {
+        let tok = token::generate(&prefix, slot).map_err(|_| Error::NoRandomness)?;
+        let digest = token::digest(&tok);
+        let entry = store.entry(slot, &digest, true)?;
+        if entry.key.kind() == Kind::Empty {
+            return Ok((tok, digest, entry));
+        }
+    }
+    Err(Error::DigestCollisions)
 }

@@ -13,10 +13,10 @@ pub fn list(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
         return Err(Error::Arity);
     };
     let user = args::user(user)?;
-    let store = Store::new(ctx);
+    let store = Store::new(ctx, false);
     let index = store.index(user, false)?;
     store.require_complete(&index, user_slot(user))?;
-    let devices = store.devices(&index, user_slot(user))?;
+    let devices = store.scan(&index, user_slot(user))?;
     ctx.reply_array(devices.found.len());
     for d in &devices.found {
         ctx.reply_map(5);
@@ -42,7 +42,7 @@ pub fn revoke(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
         return Err(Error::Arity);
     };
     let user = args::user(user)?;
-    let store = Store::new(ctx);
+    let store = Store::new(ctx, true);
     let index = store.index(user, true)?;
     store.require_complete(&index, user_slot(user))?;
     let Some(digest) = token::digest_from_id(id) else {

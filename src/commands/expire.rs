@@ -11,10 +11,6 @@ use crate::store::{user_slot, Store};
 use crate::token;
 
 pub fn expire(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
-    // Redact before any check: a rejected call may still carry a token.
-    for pos in 1..argv.len() {
-        ctx.redact(pos);
-    }
     let [_, tok] = argv else {
         return Err(Error::Arity);
     };
@@ -22,7 +18,7 @@ pub fn expire(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
         ctx.reply_int(0);
         return Ok(());
     }
-    let store = Store::new(ctx);
+    let store = Store::new(ctx, true);
     let slot = token::slot_of(tok);
     let digest = token::digest(tok);
     let entry = store.entry(slot, &digest, true)?;
@@ -45,13 +41,6 @@ pub fn expire(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
 }
 
 pub fn expire_all(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
-    // Options may carry a token, also in a call rejected below: redact all
-    // but the EXCEPT keyword first.
-    for (pos, arg) in argv.iter().enumerate().skip(2) {
-        if !(pos == 2 && arg.eq_ignore_ascii_case(b"EXCEPT")) {
-            ctx.redact(pos);
-        }
-    }
     if argv.len() < 2 {
         return Err(Error::Arity);
     }
@@ -59,12 +48,12 @@ pub fn expire_all(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let except = args::except_option(&argv[2..])?;
     // A malformed or foreign EXCEPT token matches none of the user's tokens.
     let keep = except.filter(|t| token::well_formed(t)).map(token::digest);
-    let store = Store::new(ctx);
+    let store = Store::new(ctx, true);
     let index = store.index(user, true)?;
     store.require_complete(&index, user_slot(user))?;
     let total = index.key.len();
     let doomed: Vec<_> = store
-        .members(&index, f64::NEG_INFINITY)
+        .members(&index, f64::NEG_INFINITY, usize::MAX)
         .into_iter()
         .map(|(d, _)| d)
         .filter(|d| Some(*d) != keep)

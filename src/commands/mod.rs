@@ -4,11 +4,12 @@
 //! UTF-8 assumptions) and return `Result<()>`: they write their reply only
 //! on success, after every check, so an error reply means nothing changed.
 
-use std::os::raw::{c_char, c_int};
+use std::os::raw::c_int;
 
 use redis_module::raw;
 
 use crate::error::{Error, Result};
+use crate::ffi::command::{self, ArgDoc, ArgType, CommandDef};
 use crate::ffi::{self, Ctx};
 
 pub mod args;
@@ -19,17 +20,42 @@ mod verify;
 
 type Handler = fn(&Ctx, &[&[u8]]) -> Result<()>;
 
+/// Which arguments may carry a token and are hidden from MONITOR and
+/// SLOWLOG, also in a call the command rejects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Redact {
+    Nothing,
+    /// Every argument after the command name.
+    All,
+    /// Every argument after the user but an `EXCEPT` keyword at 2.
+    AfterUser,
+}
+
+impl Redact {
+    fn positions<'a>(self, args: &'a [&'a [u8]]) -> impl Iterator<Item = usize> + 'a {
+        let from = match self {
+            Redact::Nothing => args.len(),
+            Redact::All => 1,
+            Redact::AfterUser => 2,
+        };
+        (from..args.len()).filter(move |&pos| {
+            !(self == Redact::AfterUser && pos == 2 && args[pos].eq_ignore_ascii_case(b"EXCEPT"))
+        })
+    }
+}
+
 /// Run a handler on raw arguments and turn its error into a reply.
 fn run(
     ctx: *mut raw::RedisModuleCtx,
     argv: *mut *mut raw::RedisModuleString,
     argc: c_int,
-    handler: Handler,
+    command: &Command,
 ) -> c_int {
     let ctx = Ctx::new(ctx);
     let argv: &[*mut raw::RedisModuleString] = if argv.is_null() || argc <= 0 {
         &[]
     } else {
+        // SAFETY: Redis passes `argc` valid strings that live for the call.
         unsafe { std::slice::from_raw_parts(argv, argc as usize) }
     };
     const INLINE: usize = 8;
@@ -44,7 +70,11 @@ fn run(
         spilled = argv.iter().map(|a| ffi::arg(*a)).collect();
         &spilled
     };
-    match handler(&ctx, args) {
+    // Before any check: a rejected call may still carry a token.
+    for pos in command.redact.positions(args) {
+        ctx.redact(pos);
+    }
+    match (command.handler)(&ctx, args) {
         Ok(()) => {}
         Err(Error::Arity) => ctx.wrong_arity(),
         Err(e) => ctx.reply_error(e.message()),
@@ -52,62 +82,275 @@ fn run(
     raw::REDISMODULE_OK as c_int
 }
 
+/// One row of the command table: what the server is told, and how a call
+/// is handled.
+pub struct Command {
+    pub def: CommandDef,
+    pub handler: Handler,
+    pub redact: Redact,
+}
+
+/// The C entry point of row `$row` of `COMMANDS` (a unit test checks
+/// that each row names its own).
 macro_rules! entry_point {
-    ($name:ident, $handler:path) => {
+    ($name:ident, $row:expr) => {
         extern "C" fn $name(
             ctx: *mut raw::RedisModuleCtx,
             argv: *mut *mut raw::RedisModuleString,
             argc: c_int,
         ) -> c_int {
-            run(ctx, argv, argc, $handler)
+            run(ctx, argv, argc, &COMMANDS[$row])
         }
     };
 }
 
-entry_point!(create_cmd, create::create);
-entry_point!(verify_cmd, verify::verify);
-entry_point!(verify_ro_cmd, verify::verify_ro);
-entry_point!(expire_cmd, expire::expire);
-entry_point!(expireall_cmd, expire::expire_all);
-entry_point!(list_cmd, devices::list);
-entry_point!(revoke_cmd, devices::revoke);
+entry_point!(create_cmd, 0);
+entry_point!(verify_cmd, 1);
+entry_point!(verify_ro_cmd, 2);
+entry_point!(expire_cmd, 3);
+entry_point!(expireall_cmd, 4);
+entry_point!(list_cmd, 5);
+entry_point!(revoke_cmd, 6);
 
-type EntryPoint =
-    extern "C" fn(*mut raw::RedisModuleCtx, *mut *mut raw::RedisModuleString, c_int) -> c_int;
+/// The ACL category of the module's own, where the server can add one.
+pub const ACL_CATEGORY: &std::ffi::CStr = c"mtoken";
 
-/// Name, entry point, flags. Every command's key is argument 1 (first 1,
-/// last 1, step 1), so cluster routing and CROSSSLOT checks work.
-const COMMANDS: [(&std::ffi::CStr, EntryPoint, &std::ffi::CStr); 7] = [
-    (c"mtoken.create", create_cmd, c"write deny-oom"),
-    (c"mtoken.verify", verify_cmd, c"write fast"),
-    (c"mtoken.verify_ro", verify_ro_cmd, c"readonly fast"),
-    (c"mtoken.expire", expire_cmd, c"write fast"),
-    (c"mtoken.expireall", expireall_cmd, c"write"),
-    (c"mtoken.list", list_cmd, c"readonly"),
-    (c"mtoken.revoke", revoke_cmd, c"write fast"),
+const RO: u32 = raw::REDISMODULE_CMD_KEY_NOT_KEY
+    | raw::REDISMODULE_CMD_KEY_RO
+    | raw::REDISMODULE_CMD_KEY_ACCESS;
+const RW: u32 = raw::REDISMODULE_CMD_KEY_NOT_KEY | raw::REDISMODULE_CMD_KEY_RW;
+
+const fn arg(name: &'static std::ffi::CStr, kind: ArgType) -> ArgDoc {
+    ArgDoc {
+        name,
+        kind,
+        token: None,
+        optional: false,
+    }
+}
+
+const fn option(
+    token: &'static std::ffi::CStr,
+    name: &'static std::ffi::CStr,
+    kind: ArgType,
+) -> ArgDoc {
+    ArgDoc {
+        name,
+        kind,
+        token: Some(token),
+        optional: true,
+    }
+}
+
+/// The command table (docs/DESIGN.md, "Commands"). Argument 1 of every
+/// command is declared as a key, so cluster routing and CROSSSLOT checks
+/// work; its key spec is flagged `NOT_KEY`, because a user id or a token is
+/// not a key name: Redis then keeps it out of ACL key checks and `ACL LOG`,
+/// and the module checks the real key names itself (see `Store`).
+///
+/// `VERIFY_RO` and `LIST` are not flagged `readonly`: Redis remembers the
+/// "keys" of readonly commands in the client-tracking table, which would
+/// keep the raw token there. Not being `write`, they still run on replicas.
+pub const COMMANDS: [Command; 7] = [
+    Command {
+        def: CommandDef {
+            name: c"mtoken.create",
+            entry: create_cmd,
+            flags: c"write deny-oom",
+            categories: "write slow",
+            arity: -2,
+            key_flags: RW | raw::REDISMODULE_CMD_KEY_INSERT,
+            summary: c"Creates a login token for a user and returns it with whether it is the user's first live token.",
+            complexity: c"O(1) without a per-user limit; O(N) for N tokens of the user when one must be evicted.",
+            since: c"0.1.0",
+            args: &[
+                arg(c"user", ArgType::Key),
+                option(c"TTL", c"seconds", ArgType::Integer),
+                option(c"NAME", c"label", ArgType::String),
+            ],
+        },
+        handler: create::create,
+        redact: Redact::Nothing,
+    },
+    Command {
+        def: CommandDef {
+            name: c"mtoken.verify",
+            entry: verify_cmd,
+            flags: c"write fast",
+            categories: "write fast",
+            arity: 2,
+            key_flags: RW | raw::REDISMODULE_CMD_KEY_ACCESS | raw::REDISMODULE_CMD_KEY_UPDATE,
+            summary: c"Returns the user a token belongs to, or nil; may slide the token's expiry.",
+            complexity: c"O(1); in refresh-on-verify user mode O(B) for a bounded batch B of the user's tokens.",
+            since: c"0.1.0",
+            args: &[arg(c"token", ArgType::Key)],
+        },
+        handler: verify::verify,
+        redact: Redact::All,
+    },
+    Command {
+        def: CommandDef {
+            name: c"mtoken.verify_ro",
+            entry: verify_ro_cmd,
+            flags: c"fast",
+            categories: "read fast",
+            arity: 2,
+            key_flags: RO,
+            summary: c"Returns the user a token belongs to, or nil, without writing anything (runs on replicas).",
+            complexity: c"O(1)",
+            since: c"0.1.0",
+            args: &[arg(c"token", ArgType::Key)],
+        },
+        handler: verify::verify_ro,
+        redact: Redact::All,
+    },
+    Command {
+        def: CommandDef {
+            name: c"mtoken.expire",
+            entry: expire_cmd,
+            flags: c"write fast",
+            categories: "write fast",
+            arity: 2,
+            key_flags: RW | raw::REDISMODULE_CMD_KEY_DELETE,
+            summary: c"Logs one device out: removes the token. Returns 1 if it was removed, 0 if not found.",
+            complexity: c"O(log N) for N tokens of the user",
+            since: c"0.1.0",
+            args: &[arg(c"token", ArgType::Key)],
+        },
+        handler: expire::expire,
+        redact: Redact::All,
+    },
+    Command {
+        def: CommandDef {
+            name: c"mtoken.expireall",
+            entry: expireall_cmd,
+            flags: c"write",
+            categories: "write slow",
+            arity: -2,
+            key_flags: RW | raw::REDISMODULE_CMD_KEY_DELETE,
+            summary: c"Logs a user out everywhere, or everywhere but the device holding the EXCEPT token. Returns the number of live tokens removed.",
+            complexity: c"O(N) for N tokens of the user",
+            since: c"0.1.0",
+            args: &[
+                arg(c"user", ArgType::Key),
+                option(c"EXCEPT", c"token", ArgType::String),
+            ],
+        },
+        handler: expire::expire_all,
+        redact: Redact::AfterUser,
+    },
+    Command {
+        def: CommandDef {
+            name: c"mtoken.list",
+            entry: list_cmd,
+            flags: c"",
+            categories: "read slow",
+            arity: 2,
+            key_flags: RO,
+            summary: c"Lists a user's live tokens (devices): id, name, created, last used, expires.",
+            complexity: c"O(N) for N tokens of the user",
+            since: c"0.1.0",
+            args: &[arg(c"user", ArgType::Key)],
+        },
+        handler: devices::list,
+        redact: Redact::Nothing,
+    },
+    Command {
+        def: CommandDef {
+            name: c"mtoken.revoke",
+            entry: revoke_cmd,
+            flags: c"write fast",
+            categories: "write fast",
+            arity: 3,
+            key_flags: RW | raw::REDISMODULE_CMD_KEY_DELETE,
+            summary: c"Logs out the device with the id that MTOKEN.LIST showed. Returns 1 if removed, 0 if not found.",
+            complexity: c"O(log N) for N tokens of the user",
+            since: c"0.1.0",
+            args: &[arg(c"user", ArgType::Key), arg(c"id", ArgType::String)],
+        },
+        handler: devices::revoke,
+        redact: Redact::Nothing,
+    },
 ];
 
 /// `ctx` is the module-load context Redis passed to `RedisModule_OnLoad`.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn register(ctx: *mut raw::RedisModuleCtx) -> std::result::Result<(), String> {
-    let Some(create) = (unsafe { raw::RedisModule_CreateCommand }) else {
-        return Err("RedisModule_CreateCommand is missing".into());
-    };
-    for (name, entry, flags) in COMMANDS {
-        let ok = unsafe {
-            create(
-                ctx,
-                name.as_ptr(),
-                Some(entry),
-                flags.as_ptr().cast::<c_char>(),
-                1,
-                1,
-                1,
-            )
+    let own_category =
+        command::has_acl_categories() && command::add_acl_category(ctx, ACL_CATEGORY);
+    for c in &COMMANDS {
+        let categories = if !command::has_acl_categories() {
+            String::new()
+        } else if own_category {
+            format!("{} {}", c.def.categories, ACL_CATEGORY.to_string_lossy())
+        } else {
+            c.def.categories.to_string()
         };
-        if ok != raw::REDISMODULE_OK as c_int {
-            return Err(format!("could not register {}", name.to_string_lossy()));
-        }
+        command::register(ctx, &c.def, &categories)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::command::EntryPoint;
+
+    #[test]
+    fn each_row_has_its_own_entry_point() {
+        let entries: [EntryPoint; 7] = [
+            create_cmd,
+            verify_cmd,
+            verify_ro_cmd,
+            expire_cmd,
+            expireall_cmd,
+            list_cmd,
+            revoke_cmd,
+        ];
+        for (row, entry) in COMMANDS.iter().zip(entries) {
+            assert_eq!(row.def.entry as usize, entry as usize, "{:?}", row.def.name);
+        }
+    }
+
+    #[test]
+    fn token_arguments_are_redacted_but_the_except_keyword() {
+        let args: [&[u8]; 4] = [b"mtoken.expireall", b"alice", b"except", b"mt_x"];
+        assert_eq!(Redact::AfterUser.positions(&args).collect::<Vec<_>>(), [3]);
+        let args: [&[u8]; 4] = [b"mtoken.expireall", b"alice", b"mt_x", b"y"];
+        assert_eq!(
+            Redact::AfterUser.positions(&args).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        assert_eq!(Redact::All.positions(&args).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(Redact::Nothing.positions(&args).count(), 0);
+    }
+
+    /// The README's command reference shows each command's syntax as the
+    /// table documents it.
+    #[test]
+    fn readme_shows_each_commands_syntax() {
+        let readme = include_str!("../../README.md");
+        for c in &COMMANDS {
+            let syntax = syntax(&c.def);
+            assert!(readme.contains(&syntax), "README lacks `{syntax}`");
+        }
+    }
+}
+
+/// `MTOKEN.CREATE user [TTL seconds] [NAME label]`, from the table.
+pub fn syntax(def: &CommandDef) -> String {
+    let mut out = def.name.to_string_lossy().to_ascii_uppercase();
+    for a in def.args {
+        let name = a.name.to_string_lossy();
+        let word = match a.token {
+            Some(t) => format!("{} {name}", t.to_string_lossy()),
+            None => name.into_owned(),
+        };
+        out.push(' ');
+        if a.optional {
+            out.push_str(&format!("[{word}]"));
+        } else {
+            out.push_str(&word);
+        }
+    }
+    out
 }

@@ -904,3 +904,19 @@ where
         .map(|w| w.join().expect("client thread"))
         .collect()
 }
+
+/// The server's version as (major, minor), from `INFO server`
+/// (`valkey_version` on Valkey, else `redis_version`).
+pub fn server_version(c: &mut Conn) -> (u32, u32) {
+    let info = c.q("INFO server").text();
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+    };
+    let v = field("valkey_version:")
+        .or_else(|| field("redis_version:"))
+        .unwrap_or_default();
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}

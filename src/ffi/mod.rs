@@ -11,6 +11,8 @@ use std::ptr;
 
 use redis_module::{raw, RedisString};
 
+pub mod command;
+
 /// The context of one command call.
 pub struct Ctx {
     raw: *mut raw::RedisModuleCtx,
@@ -83,12 +85,17 @@ impl Ctx {
 
     /// Open a key; the module never keeps it past the command.
     pub fn open(&self, name: &[u8], write: bool) -> Key {
-        let name = RedisString::create_from_slice(self.raw, name);
+        self.open_string(&RedisString::create_from_slice(self.raw, name), write)
+    }
+
+    fn open_string(&self, name: &RedisString, write: bool) -> Key {
         let mode = if write {
             raw::REDISMODULE_READ | raw::REDISMODULE_WRITE
         } else {
             raw::REDISMODULE_READ
         };
+        // SAFETY: `name` is a live string of this context; the key is
+        // closed on drop, within the command.
         let ptr = match unsafe { raw::RedisModule_OpenKey } {
             Some(f) => {
                 unsafe { f(self.raw, name.inner, mode as c_int) }.cast::<raw::RedisModuleKey>()
@@ -96,6 +103,70 @@ impl Ctx {
             None => ptr::null_mut(),
         };
         Key { ctx: self.raw, ptr }
+    }
+
+    /// The calling client's ACL user, for key permission checks. `None`
+    /// where there is no ACL user to check (the server applies its own
+    /// rules there: replication and AOF loading run as no user).
+    pub fn acl_user(&self) -> Option<AclUser> {
+        let flags = self.context_flags();
+        if flags & (raw::REDISMODULE_CTX_FLAGS_REPLICATED | raw::REDISMODULE_CTX_FLAGS_LOADING) != 0
+        {
+            return None;
+        }
+        // SAFETY: entry points filled in at load; a command context has a
+        // client with a user outside replication and loading (checked above).
+        unsafe {
+            let name = raw::RedisModule_GetCurrentUserName?(self.raw);
+            if name.is_null() {
+                return None;
+            }
+            let user = raw::RedisModule_GetModuleUserFromUserName.map(|f| f(name));
+            if let Some(free) = raw::RedisModule_FreeString {
+                free(self.raw, name);
+            }
+            let ptr = user.filter(|p| !p.is_null())?;
+            Some(AclUser { ptr })
+        }
+    }
+
+    /// Open a key (for writing with `write`) after checking that `user`
+    /// may read it, and write it too with `acl_write`. A denial is logged in
+    /// `ACL LOG` under the key's name, which holds a digest, never a token.
+    pub fn open_checked(
+        &self,
+        user: Option<&AclUser>,
+        name: &[u8],
+        acl_write: bool,
+        write: bool,
+    ) -> Option<Key> {
+        let name = RedisString::create_from_slice(self.raw, name);
+        if let Some(user) = user {
+            let mut flags = raw::REDISMODULE_CMD_KEY_ACCESS;
+            if acl_write {
+                flags |= raw::REDISMODULE_CMD_KEY_UPDATE;
+            }
+            // SAFETY: `user` and `name` are live for this call.
+            let check = unsafe { raw::RedisModule_ACLCheckKeyPermissions };
+            if let Some(check) = check {
+                if unsafe { check(user.ptr, name.inner, flags as c_int) }
+                    != raw::REDISMODULE_OK as c_int
+                {
+                    if let Some(log) = unsafe { raw::RedisModule_ACLAddLogEntry } {
+                        unsafe {
+                            log(
+                                self.raw,
+                                user.ptr,
+                                name.inner,
+                                raw::RedisModuleACLLogEntryReason_REDISMODULE_ACL_LOG_KEY,
+                            )
+                        };
+                    }
+                    return None;
+                }
+            }
+        }
+        Some(self.open_string(&name, write))
     }
 
     // Replies. Each returns nothing: the handler's return code is set by the caller.
@@ -148,6 +219,20 @@ impl Ctx {
     pub fn wrong_arity(&self) {
         if let Some(f) = unsafe { raw::RedisModule_WrongArity } {
             unsafe { f(self.raw) };
+        }
+    }
+}
+
+/// An ACL user looked up for the current command; freed on drop.
+pub struct AclUser {
+    ptr: *mut raw::RedisModuleUser,
+}
+
+impl Drop for AclUser {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from GetModuleUserFromUserName and is freed once.
+        if let Some(f) = unsafe { raw::RedisModule_FreeModuleUser } {
+            unsafe { f(self.ptr) };
         }
     }
 }
@@ -261,6 +346,7 @@ impl Key {
     }
 
     /// Set (or with `None` remove) the absolute expiry of an existing key.
+    /// The caller clamps `at` (see `expiry::clamp`) and replicates that value.
     pub fn set_expire_at(&self, at: Option<u64>) {
         if self.ptr.is_null() {
             return;
@@ -340,17 +426,20 @@ impl Key {
     }
 
     /// Call `f` with each member (borrowed) and score, `min <= score <= max`
-    /// (or `min < score` when `min_exclusive`), in score order.
+    /// (or `min < score` when `min_exclusive`), in score order, until `f`
+    /// returns false.
     pub fn zrange_with(
         &self,
         min: f64,
         max: f64,
         min_exclusive: bool,
-        mut f: impl FnMut(&[u8], f64),
+        mut f: impl FnMut(&[u8], f64) -> bool,
     ) {
         if self.kind() != Kind::Zset {
             return;
         }
+        // SAFETY: the key is an open sorted set; the range iterator is
+        // stopped before returning, and each element is freed after use.
         unsafe {
             let (Some(first), Some(current), Some(next), Some(end), Some(stop)) = (
                 raw::RedisModule_ZsetFirstInScoreRange,
@@ -372,8 +461,7 @@ impl Key {
                     break;
                 }
                 let ele = RedisString::from_redis_module_string(self.ctx, ele);
-                f(arg(ele.inner), score);
-                if next(self.ptr) == 0 {
+                if !f(arg(ele.inner), score) || next(self.ptr) == 0 {
                     break;
                 }
             }
