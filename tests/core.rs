@@ -12,11 +12,6 @@ fn dbsize(c: &mut Conn) -> i64 {
     c.q("DBSIZE").int()
 }
 
-fn config_set(c: &mut Conn, name: &str, value: &str) {
-    let r = c.cmd(&["CONFIG", "SET", name, value]);
-    assert_eq!(r, Reply::Simple("OK".into()), "CONFIG SET {name} {value}");
-}
-
 fn ttl(c: &mut Conn, key: &[u8]) -> i64 {
     c.cmd(&[&b"TTL"[..], key]).int()
 }

@@ -75,11 +75,6 @@ fn ids(devices: &[Device]) -> Vec<String> {
     devices.iter().map(|d| d.id.clone()).collect()
 }
 
-fn config_set(c: &mut Conn, name: &str, value: &str) {
-    let r = c.cmd(&["CONFIG", "SET", name, value]);
-    assert_eq!(r, Reply::Simple("OK".into()), "CONFIG SET {name} {value}");
-}
-
 fn revoke(c: &mut Conn, user: &[u8], id: &[u8]) -> i64 {
     c.cmd(&[&b"MTOKEN.REVOKE"[..], user, id]).int()
 }

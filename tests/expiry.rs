@@ -8,11 +8,6 @@ use common::*;
 
 use std::time::{Duration, Instant};
 
-fn config_set(c: &mut Conn, name: &str, value: &str) {
-    let r = c.cmd(&["CONFIG", "SET", name, value]);
-    assert_eq!(r, Reply::Simple("OK".into()), "CONFIG SET {name} {value}");
-}
-
 fn entry_expiry(c: &mut Conn, token: &[u8]) -> i64 {
     let key = entry_key(c, token).expect("the token's entry key");
     pexpiretime(c, &key)

@@ -179,7 +179,7 @@ const CONFIGS: [(&str, &[&str]); 5] = [
 
 #[test]
 fn random_arguments_never_crash_and_errors_change_nothing() {
-    let mut srv = Server::with(&[], &["--enable-debug-command", "yes"]);
+    let mut srv = Server::start();
     // Half the batches speak RESP2, half RESP3 (LIST replies maps there).
     let mut conns = [srv.conn(), srv.conn()];
     assert!(matches!(conns[1].q("HELLO 3"), Reply::Map(_)));

@@ -10,25 +10,6 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// A master and a replica of it, both with the module, the link up.
-fn master_and_replica() -> (Server, Server) {
-    let master = Server::with(&[], &["--repl-diskless-sync-delay", "0"]);
-    let port = master.port.to_string();
-    let replica = Server::with(&[], &["--replicaof", "127.0.0.1", &port]);
-    let mut r = replica.conn();
-    let up = wait_until(Duration::from_secs(20), || {
-        let info = r.q("INFO replication").text();
-        info.contains("master_link_status:up")
-    });
-    assert!(up, "replica never linked:\n{}", replica.log());
-    (master, replica)
-}
-
-/// Wait until the replica has acknowledged every write made so far.
-fn sync(m: &mut Conn) {
-    assert_eq!(m.q("WAIT 1 5000"), Reply::Int(1), "replica did not ack");
-}
-
 #[test]
 fn tokens_created_on_master_verify_on_replica_with_identical_keys() {
     let (master, replica) = master_and_replica();

@@ -8,55 +8,6 @@ use common::*;
 
 use std::time::Duration;
 
-/// Every byte string inside a reply, flattened (for "does X appear").
-fn flatten(r: &Reply, out: &mut Vec<u8>) {
-    match r {
-        Reply::Simple(s) | Reply::Error(s) | Reply::Double(s) => {
-            out.extend_from_slice(s.as_bytes())
-        }
-        Reply::Bulk(b) => out.extend_from_slice(b),
-        Reply::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Reply::Array(a) | Reply::Set(a) | Reply::Push(a) => {
-            for x in a {
-                flatten(x, out);
-                out.push(b' ');
-            }
-        }
-        Reply::Map(pairs) => {
-            for (k, v) in pairs {
-                flatten(k, out);
-                flatten(v, out);
-            }
-        }
-        Reply::Nil | Reply::Bool(_) => {}
-    }
-}
-
-/// Whether any part of a token's secret shows in `hay`: its two halves are
-/// checked, so a truncated or partial copy also counts.
-fn leaks(hay: &[u8], token: &[u8]) -> bool {
-    let n = token.len();
-    // PREFIX SECRET(43) CHECK(6) SLOT(3): the secret ends 9 chars from the end.
-    let secret = &token[n - 52..n - 9];
-    contains(hay, &secret[..20]) || contains(hay, &secret[20..])
-}
-
-fn assert_no_leak(what: &str, hay: &[u8], tokens: &[&[u8]]) {
-    for t in tokens {
-        assert!(
-            !leaks(hay, t),
-            "{what} shows token {}:\n{}",
-            String::from_utf8_lossy(t),
-            String::from_utf8_lossy(hay)
-        );
-    }
-}
-
-fn config_set(c: &mut Conn, name: &str, value: &str) {
-    let r = c.cmd(&["CONFIG", "SET", name, value]);
-    assert_eq!(r, Reply::Simple("OK".into()), "CONFIG SET {name} {value}");
-}
-
 /// A token with one secret char changed: malformed, but nearly the secret.
 fn typo(token: &[u8]) -> Vec<u8> {
     let mut t = token.to_vec();

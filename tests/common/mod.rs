@@ -120,6 +120,8 @@ impl Server {
         cmd.arg("--port")
             .arg(port.to_string())
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            // DEBUG DIGEST is how tests see that an error changed nothing.
+            .args(["--enable-debug-command", "yes"])
             .arg("--dir")
             .arg(&self.dir)
             .arg("--logfile")
@@ -919,4 +921,83 @@ pub fn server_version(c: &mut Conn) -> (u32, u32) {
         .unwrap_or_default();
     let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// A master and a replica of it, both with the module, the link up.
+pub fn master_and_replica() -> (Server, Server) {
+    let master = Server::with(&[], &["--repl-diskless-sync-delay", "0"]);
+    let port = master.port.to_string();
+    let replica = Server::with(&[], &["--replicaof", "127.0.0.1", &port]);
+    let mut r = replica.conn();
+    let up = wait_until(Duration::from_secs(20), || {
+        let info = r.q("INFO replication").text();
+        info.contains("master_link_status:up")
+    });
+    assert!(up, "replica never linked:\n{}", replica.log());
+    (master, replica)
+}
+
+/// Wait until the replica has acknowledged every write made so far.
+pub fn sync(m: &mut Conn) {
+    assert_eq!(m.q("WAIT 1 5000"), Reply::Int(1), "replica did not ack");
+}
+
+/// A numeric field of `INFO section` (e.g. `master_repl_offset`).
+pub fn info_field(c: &mut Conn, section: &str, name: &str) -> i64 {
+    let info = c.q(&format!("INFO {section}")).text();
+    let prefix = format!("{name}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
+}
+
+/// `CONFIG SET name value`, expecting OK.
+pub fn config_set(c: &mut Conn, name: &str, value: &str) {
+    let r = c.cmd(&["CONFIG", "SET", name, value]);
+    assert_eq!(r, Reply::Simple("OK".into()), "CONFIG SET {name} {value}");
+}
+
+/// Every byte string inside a reply, flattened (for "does X appear").
+pub fn flatten(r: &Reply, out: &mut Vec<u8>) {
+    match r {
+        Reply::Simple(s) | Reply::Error(s) | Reply::Double(s) => {
+            out.extend_from_slice(s.as_bytes())
+        }
+        Reply::Bulk(b) => out.extend_from_slice(b),
+        Reply::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Reply::Array(a) | Reply::Set(a) | Reply::Push(a) => {
+            for x in a {
+                flatten(x, out);
+                out.push(b' ');
+            }
+        }
+        Reply::Map(pairs) => {
+            for (k, v) in pairs {
+                flatten(k, out);
+                flatten(v, out);
+            }
+        }
+        Reply::Nil | Reply::Bool(_) => {}
+    }
+}
+
+/// Whether any part of a token's secret shows in `hay`: its two halves are
+/// checked, so a truncated or partial copy also counts.
+pub fn leaks(hay: &[u8], token: &[u8]) -> bool {
+    let n = token.len();
+    // PREFIX SECRET(43) CHECK(6) SLOT(3): the secret ends 9 chars from the end.
+    let secret = &token[n - 52..n - 9];
+    contains(hay, &secret[..20]) || contains(hay, &secret[20..])
+}
+
+pub fn assert_no_leak(what: &str, hay: &[u8], tokens: &[&[u8]]) {
+    for t in tokens {
+        assert!(
+            !leaks(hay, t),
+            "{what} shows token {}:\n{}",
+            String::from_utf8_lossy(t),
+            String::from_utf8_lossy(hay)
+        );
+    }
 }
