@@ -24,14 +24,25 @@ const RECHECK_MS: u64 = 50;
 
 struct View {
     fetched: u64,
-    owned: Vec<bool>,
+    slots: Vec<SlotState>,
+}
+
+/// What this node is to a slot, from `CLUSTER NODES`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotState {
+    /// Served here (by this master, or by the master this replica follows).
+    Owned,
+    /// Marked `[slot-<-node]` on this node: keys may still be on their way.
+    Importing,
+    /// Another node's: Redis redirects clients before the module runs.
+    Elsewhere,
 }
 
 static VIEW: Mutex<Option<View>> = Mutex::new(None);
 
-/// The slots served by this node's master (itself when it is a master),
+/// Each slot's state for this node (a replica sees its master's slots),
 /// from `CLUSTER NODES` output. `None` when the text has no `myself` line.
-pub fn owned_slots(nodes: &str) -> Option<Vec<bool>> {
+pub fn slot_states(nodes: &str) -> Option<Vec<SlotState>> {
     let lines: Vec<Vec<&str>> = nodes
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
@@ -48,10 +59,17 @@ pub fn owned_slots(nodes: &str) -> Option<Vec<bool>> {
     } else {
         me
     };
-    let mut owned = vec![false; SLOTS];
+    let mut states = vec![SlotState::Elsewhere; SLOTS];
     for range in &master[8..] {
-        if range.starts_with('[') {
-            continue; // [slot->-id] migrating / [slot-<-id] importing markers
+        if let Some(marker) = range.strip_prefix('[') {
+            // [slot-<-id] importing here; [slot->-id] migrating away (still ours).
+            if let Some((slot, _)) = marker.split_once("-<-") {
+                let slot = slot.parse::<usize>().ok()?;
+                if slot < SLOTS {
+                    states[slot] = SlotState::Importing;
+                }
+            }
+            continue;
         }
         let (lo, hi) = match range.split_once('-') {
             Some((a, b)) => (a.parse::<usize>().ok()?, b.parse::<usize>().ok()?),
@@ -61,13 +79,13 @@ pub fn owned_slots(nodes: &str) -> Option<Vec<bool>> {
             }
         };
         if lo <= hi && lo < SLOTS {
-            owned[lo..=hi.min(SLOTS - 1)].fill(true);
+            states[lo..=hi.min(SLOTS - 1)].fill(SlotState::Owned);
         }
     }
-    Some(owned)
+    Some(states)
 }
 
-fn fetch(ctx: &Ctx) -> Option<Vec<bool>> {
+fn fetch(ctx: &Ctx) -> Option<Vec<SlotState>> {
     let rctx = Context::new(ctx.raw());
     let text = match rctx.call("CLUSTER", &["NODES"]) {
         Ok(RedisValue::SimpleString(s)) => s,
@@ -76,13 +94,19 @@ fn fetch(ctx: &Ctx) -> Option<Vec<bool>> {
         Ok(RedisValue::VerbatimString((_, b))) => String::from_utf8_lossy(&b).into_owned(),
         _ => return None,
     };
-    owned_slots(&text)
+    slot_states(&text)
 }
 
-/// Whether this node serves `slot`. Always true outside cluster mode.
-pub fn owns(ctx: &Ctx, slot: u16) -> bool {
+/// Whether `slot` may be being imported into this node: not owned here.
+/// Commands declare argument 1 as their key, so Redis runs one for a slot
+/// this node does not own only with ASKING on an importing slot; a slot
+/// the cached view calls another node's is a view older than the
+/// `IMPORTING` mark, and is treated as importing too (docs/DESIGN.md,
+/// "Redis Cluster"). Always false outside cluster mode, and where
+/// `CLUSTER NODES` cannot be read.
+pub fn importing(ctx: &Ctx, slot: u16) -> bool {
     if ctx.context_flags() & raw::REDISMODULE_CTX_FLAGS_CLUSTER == 0 {
-        return true;
+        return false;
     }
     let now = ctx.now_ms();
     let mut view = VIEW.lock().unwrap_or_else(|e| e.into_inner());
@@ -90,17 +114,20 @@ pub fn owns(ctx: &Ctx, slot: u16) -> bool {
         v.as_ref()
             .map_or(u64::MAX, |v| now.saturating_sub(v.fetched))
     };
-    let owned = |v: &Option<View>| v.as_ref().is_some_and(|v| v.owned[slot as usize % SLOTS]);
-    if age(&view) >= MAX_AGE_MS || (!owned(&view) && age(&view) >= RECHECK_MS) {
-        if let Some(owned) = fetch(ctx) {
+    let state = |v: &Option<View>| v.as_ref().map(|v| v.slots[slot as usize % SLOTS]);
+    // Ownership changes at the very end of an import: a stale "importing"
+    // is re-read after RECHECK_MS before it costs a client a retry.
+    if age(&view) >= MAX_AGE_MS
+        || (state(&view) != Some(SlotState::Owned) && age(&view) >= RECHECK_MS)
+    {
+        if let Some(slots) = fetch(ctx) {
             *view = Some(View {
                 fetched: now,
-                owned,
+                slots,
             });
         }
     }
-    // No view at all (CLUSTER NODES failed): behave as outside a cluster.
-    view.as_ref().is_none_or(|v| v.owned[slot as usize % SLOTS])
+    state(&view).is_some_and(|s| s != SlotState::Owned)
 }
 
 #[cfg(test)]
@@ -113,6 +140,10 @@ mod tests {
 292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 127.0.0.1:30003@31003 master - 0 1426238318243 3 connected 10923-16383 [100-<-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1]
 e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0 0 1 connected 0-5460 7000 [200->-292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f]
 ";
+
+    fn owned_slots(text: &str) -> Option<Vec<bool>> {
+        slot_states(text).map(|s| s.iter().map(|x| *x == SlotState::Owned).collect())
+    }
 
     #[test]
     fn master_owns_its_ranges_and_single_slots() {
@@ -135,15 +166,17 @@ e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0
         let text = NODES
             .replace("myself,master", "master")
             .replace("30003@31003 master", "30003@31003 myself,master");
-        let owned = owned_slots(&text).expect("parsed");
-        assert!(!owned[100], "importing is not owning");
-        assert!(owned[10923]);
+        let states = slot_states(&text).expect("parsed");
+        assert_eq!(states[100], SlotState::Importing, "importing is not owning");
+        assert_eq!(states[10923], SlotState::Owned);
+        // Not owned and not importing: another node's slot.
+        assert_eq!(states[0], SlotState::Elsewhere);
     }
 
     #[test]
     fn garbage_gives_no_view() {
-        assert_eq!(owned_slots(""), None);
-        assert_eq!(owned_slots("not cluster nodes output"), None);
-        assert!(owned_slots("id a myself,master - 0 0 1 connected x-y").is_none());
+        assert_eq!(slot_states(""), None);
+        assert_eq!(slot_states("not cluster nodes output"), None);
+        assert!(slot_states("id a myself,master - 0 0 1 connected x-y").is_none());
     }
 }

@@ -114,7 +114,7 @@ impl<'a> Store<'a> {
     /// Whether `slot` is being imported into this node (docs/DESIGN.md, "Redis
     /// Cluster and resharding"): then a missing key may be on its way.
     pub fn importing(&self, slot: u16) -> bool {
-        !crate::cluster::owns(self.ctx, slot)
+        crate::cluster::importing(self.ctx, slot)
     }
 
     /// On an importing slot, TRYAGAIN unless the user's index and every
