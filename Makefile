@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all deps build release run test unit cli bench fmt clean
+.PHONY: all deps build release run test test-clients unit cli bench fmt clean
 
 all: release
 
@@ -23,6 +23,12 @@ run: release
 # redis-cli walk-throughs in tests/cli/ and the Python client's tests.
 test: build
 	scripts/test.sh
+
+# Which cluster clients (redis-py sync/asyncio, node-redis, ioredis,
+# redis-cli -c) route mtoken commands to the right node: a 3-master cluster,
+# redirects counted on the servers, a live reshard (about 15 s).
+test-clients: build
+	scripts/client-routing/run.sh
 
 bench: release
 	scripts/bench.sh

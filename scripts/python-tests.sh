@@ -3,8 +3,9 @@
 # against real redis-servers with the module (one standalone, one 3-node
 # cluster), started and killed by the test fixtures.
 #   scripts/python-tests.sh [path/to/libmtoken.so] [pytest args...]
-# Creates the venv .venv/ when missing and installs clients/python[drf] into
-# it. Exits with pytest's exit code.
+# Creates the venv .venv/ when missing and installs clients/python[drf] (the
+# distribution "mtoken-redis", import package `mtoken`) into it. Exits with
+# pytest's exit code.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -22,8 +23,14 @@ if ! "$venv/bin/python" -c 'import sys; assert sys.version_info >= (3, 9)' >/dev
   python3 -m venv "$venv" || { echo "python-tests: python3 -m venv failed (apt-get install python3-venv)" >&2; exit 1; }
 fi
 pip=("$venv/bin/python" -m pip -q --disable-pip-version-check)
+# The distribution was called "mtoken" before (a name PyPI gives to an
+# unrelated project): remove such an install, it owns the same files.
+if "${pip[@]}" show mtoken >/dev/null 2>&1; then
+  "${pip[@]}" uninstall -y mtoken || exit 1
+fi
 # Dependencies first (Django 4.2 LTS or 5.x, DRF 3.15+), then the package
-# itself, reinstalled every run so the tests see the current source.
+# itself, reinstalled every run so the tests see the current source. The
+# build backend (hatchling) writes nothing into clients/python/.
 "${pip[@]}" install "$root/clients/python[drf]" 'pytest>=7.4' 'pytest-django>=4.5' || exit 1
 "${pip[@]}" install --no-deps --force-reinstall "$root/clients/python" || exit 1
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: Rust unit + integration tests (each starts its own
-# redis-server with the module), the redis-cli walk-throughs, and the Python
-# client's tests when present. Prints one closing line with the totals.
+# redis-server with the module), the redis-cli walk-throughs, the Python
+# client's tests when present, and the cluster client-routing runs
+# (scripts/client-routing). Prints one closing line with the totals.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 so="$PWD/target/debug/libmtoken.so"
@@ -24,10 +25,18 @@ if [ -x scripts/python-tests.sh ] && [ -d clients/python/tests ]; then
   py_failed=$(grep -Eo '[0-9]+ (failed|error)' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 fi
 
-passed=$((rust_passed + cli_passed + py_passed))
-failed=$((rust_failed + cli_failed + py_failed))
+# Cluster client routing (scripts/client-routing): one result per client run.
+routing_passed=0; routing_failed=0
+if [ -x scripts/client-routing/run.sh ]; then
+  scripts/client-routing/run.sh "$so" 2>&1 | tee "$log" || status=1
+  routing_passed=$(grep -Eo 'client-routing: [0-9]+ passed' "$log" | grep -Eo '[0-9]+' || echo 0)
+  routing_failed=$(grep -Eo 'client-routing: [0-9]+ passed, [0-9]+ failed' "$log" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+' || echo 0)
+fi
+
+passed=$((rust_passed + cli_passed + py_passed + routing_passed))
+failed=$((rust_failed + cli_failed + py_failed + routing_failed))
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo
-echo "rust: $rust_passed passed, $rust_failed failed; cli: $cli_passed passed, $cli_failed failed; python: $py_passed passed, $py_failed failed"
+echo "rust: $rust_passed passed, $rust_failed failed; cli: $cli_passed passed, $cli_failed failed; python: $py_passed passed, $py_failed failed; client routing: $routing_passed passed, $routing_failed failed"
 echo "total: $passed passed, $failed failed"
 exit "$status"

@@ -54,12 +54,37 @@ def test_login_returns_a_working_token_without_expiry_by_default(alice):
     assert MultiToken.get_user_from_token(body["token"]) == alice
 
 
-def test_login_returns_the_expiry_the_server_set(mtoken_conf, alice):
+def iso(text):
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_login_returns_the_expiry_of_its_timeout(mtoken_conf, alice):
     mtoken_conf(TIMEOUT=1000)
     body = login("alice", "pw-alice").json()
-    expiry = dt.datetime.fromisoformat(body["expiry"].replace("Z", "+00:00"))
-    left = expiry - dt.datetime.now(dt.timezone.utc)
+    left = iso(body["expiry"]) - dt.datetime.now(dt.timezone.utc)
     assert dt.timedelta(seconds=995) <= left <= dt.timedelta(seconds=1000)
+
+
+def test_the_login_expiry_is_the_one_the_server_set(mtoken_conf, alice):
+    mtoken_conf(TIMEOUT=1000)
+    body = login("alice", "pw-alice").json()
+    (device,) = MultiToken.list_devices(alice)
+    assert device.id == body["device_id"]
+    assert abs(device.expires - iso(body["expiry"])) <= dt.timedelta(seconds=1)
+
+
+def calls(r, command):
+    return r.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0)
+
+
+def test_login_does_not_call_mtoken_list(r, alice):
+    # A user with many devices: a LIST per login would be O(devices).
+    for _ in range(5):
+        assert login("alice", "pw-alice").status_code == 200
+    r.config_resetstat()
+    assert login("alice", "pw-alice").status_code == 200
+    assert calls(r, "mtoken.create") == 1  # the counters see this server's login
+    assert calls(r, "mtoken.list") == 0
 
 
 def test_login_with_a_wrong_password_is_400_and_creates_nothing(r, alice):

@@ -3,7 +3,8 @@
     from mtoken.drf import MultiToken, CachedTokenAuthentication
 
 Settings live in ``settings.MTOKEN`` (see ``mtoken.drf.settings`` and the
-package README's migration guide). Needs ``pip install mtoken[drf]``.
+package README's migration guide). Needs the ``drf`` extra:
+``pip install './clients/python[drf]'`` (distribution ``mtoken-redis``).
 """
 
 from .settings import apply_server_config, get_client, mtoken_settings

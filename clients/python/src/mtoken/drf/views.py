@@ -5,7 +5,10 @@ list with per-device revoke. Include them with
 
 - ``POST login/`` ``{"username", "password", "device"?}`` → 200
   ``{"token", "expiry", "device_id", "first"}`` (``expiry``: ISO 8601 UTC or
-  null); 400 for bad credentials or an inactive user.
+  null: now + ``MTOKEN['TIMEOUT']``; a server ``mtoken.max-lifetime`` may end
+  the token sooner, ``GET devices/`` shows the server's value); 400 for bad
+  credentials or an inactive user. One ``MTOKEN.CREATE``, O(log N) for a user
+  with N tokens: login reads no device list.
 - ``POST logout/`` → 204: this device's token is expired.
 - ``POST logoutall/`` → 204: every token of the user is expired.
 - ``POST logoutothers/`` → 200 ``{"removed": n}``: all but this device.
@@ -19,6 +22,7 @@ an authenticated user.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib.auth import authenticate
@@ -27,6 +31,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..client import Device, token_id
+from .settings import mtoken_settings
 from .tokens_auth import CachedTokenAuthentication, MultiToken
 
 MAX_DEVICE_NAME = 256  # bytes, the module's limit on NAME
@@ -87,12 +92,19 @@ class LoginView(APIView):
         token, first = MultiToken.create_token(
             user, name=_device_name(request, ser.validated_data.get("device", ""))
         )
-        device_id = token_id(token.key)
-        # One more round trip, on login only: the exact expiry the server set
-        # (it may cap TTLs with mtoken.max-lifetime).
-        expiry = next((d.expires for d in MultiToken.list_devices(user) if d.id == device_id), None)
+        # The expiry is computed, not read back: MTOKEN.LIST would cost
+        # O(N log N) per login for a user with N tokens. Whether the token was
+        # created with TTL TIMEOUT or follows default-ttl = TIMEOUT
+        # (APPLY_SERVER_CONFIG), its lifetime is TIMEOUT.
+        timeout = mtoken_settings().TIMEOUT
+        expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=timeout) if timeout else None
         return Response(
-            {"token": token.key, "expiry": _iso(expiry), "device_id": device_id, "first": first}
+            {
+                "token": token.key,
+                "expiry": _iso(expiry),
+                "device_id": token_id(token.key),
+                "first": first,
+            }
         )
 
 
