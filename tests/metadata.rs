@@ -5,7 +5,14 @@ mod common;
 use common::*;
 
 /// (name, arity, flags it has, flags it lacks, key spec flags)
-const COMMANDS: &[(&str, i64, &[&str], &[&str], &[&str])] = &[
+type Expected = (
+    &'static str,
+    i64,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+);
+const COMMANDS: &[Expected] = &[
     (
         "mtoken.create",
         -2,

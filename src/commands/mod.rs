@@ -290,6 +290,25 @@ pub fn register(ctx: *mut raw::RedisModuleCtx) -> std::result::Result<(), String
     Ok(())
 }
 
+/// `MTOKEN.CREATE user [TTL seconds] [NAME label]`, from the table.
+pub fn syntax(def: &CommandDef) -> String {
+    let mut out = def.name.to_string_lossy().to_ascii_uppercase();
+    for a in def.args {
+        let name = a.name.to_string_lossy();
+        let word = match a.token {
+            Some(t) => format!("{} {name}", t.to_string_lossy()),
+            None => name.into_owned(),
+        };
+        out.push(' ');
+        if a.optional {
+            out.push_str(&format!("[{word}]"));
+        } else {
+            out.push_str(&word);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,23 +353,4 @@ mod tests {
             assert!(readme.contains(&syntax), "README lacks `{syntax}`");
         }
     }
-}
-
-/// `MTOKEN.CREATE user [TTL seconds] [NAME label]`, from the table.
-pub fn syntax(def: &CommandDef) -> String {
-    let mut out = def.name.to_string_lossy().to_ascii_uppercase();
-    for a in def.args {
-        let name = a.name.to_string_lossy();
-        let word = match a.token {
-            Some(t) => format!("{} {name}", t.to_string_lossy()),
-            None => name.into_owned(),
-        };
-        out.push(' ');
-        if a.optional {
-            out.push_str(&format!("[{word}]"));
-        } else {
-            out.push_str(&word);
-        }
-    }
-    out
 }
