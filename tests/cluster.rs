@@ -35,36 +35,30 @@ fn first_slots_of(map: &[u16], port: u16, n: usize) -> BTreeSet<u16> {
 
 /// `redis-cli --cluster reshard` of `slots` slots from node `from` to node
 /// `to`, as a child process (stdout and stderr captured).
-fn reshard(
-    cluster: &Cluster,
-    from: usize,
-    to: usize,
-    slots: usize,
-    pipeline: usize,
-) -> std::process::Child {
-    std::process::Command::new("redis-cli")
-        .args(["--cluster", "reshard", &cluster.addr(0)])
-        .args(["--cluster-from", &cluster.ids[from]])
-        .args(["--cluster-to", &cluster.ids[to]])
-        .args(["--cluster-slots", &slots.to_string()])
-        .args(["--cluster-pipeline", &pipeline.to_string()])
-        .arg("--cluster-yes")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn redis-cli --cluster reshard")
+fn reshard(cluster: &Cluster, from: usize, to: usize, slots: usize, pipeline: usize) -> Tool {
+    let (slots, pipeline) = (slots.to_string(), pipeline.to_string());
+    spawn_cli(&[
+        "--cluster",
+        "reshard",
+        &cluster.addr(0),
+        "--cluster-from",
+        &cluster.ids[from],
+        "--cluster-to",
+        &cluster.ids[to],
+        "--cluster-slots",
+        &slots,
+        "--cluster-pipeline",
+        &pipeline,
+        "--cluster-yes",
+    ])
 }
 
-/// Wait for a reshard and assert it succeeded without BUSYKEY (which
-/// redis-cli reports as "Target key exists").
-fn assert_reshard_ok(child: std::process::Child) {
-    let out = child.wait_with_output().expect("reshard output");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// Wait (bounded; failing at once if a node dies) for a reshard and assert
+/// it succeeded without BUSYKEY (which redis-cli reports as "Target key
+/// exists").
+fn assert_reshard_ok(cluster: &mut Cluster, child: Tool) {
+    let out = child.wait_or(CLI_LIMIT, || dead_nodes(&mut cluster.nodes));
+    let text = output_text(&out.stdout, &out.stderr);
     let busy = text.contains("BUSYKEY") || text.contains("Target key exists");
     let notes: Vec<&str> = text
         .lines()
@@ -256,7 +250,7 @@ fn commands_route_to_the_users_node_across_three_masters() {
 
 #[test]
 fn idle_reshard_keeps_tokens_valid_and_expireall_complete() {
-    let cluster = Cluster::start(3);
+    let mut cluster = Cluster::start(3);
     let ports = cluster.ports();
     let before = cluster.slot_map(0);
     let moving = first_slots_of(&before, ports[0], 500);
@@ -273,7 +267,8 @@ fn idle_reshard_keeps_tokens_valid_and_expireall_complete() {
         live.push((user.clone(), toks[1..].to_vec()));
     }
 
-    assert_reshard_ok(reshard(&cluster, 0, 1, 500, 10));
+    let child = reshard(&cluster, 0, 1, 500, 10);
+    assert_reshard_ok(&mut cluster, child);
     cluster.check();
     cluster.wait_stable();
     let after = cluster.slot_map(0);
@@ -432,7 +427,7 @@ fn traffic(
 fn reshard_under_traffic_loses_no_token_and_leaves_no_orphan() {
     const THREADS: usize = 3;
     const SLOTS: usize = 2000;
-    let cluster = Cluster::start(3);
+    let mut cluster = Cluster::start(3);
     let ports = cluster.ports();
     let before = cluster.slot_map(0);
     let moving = first_slots_of(&before, ports[0], SLOTS);
@@ -479,8 +474,9 @@ fn reshard_under_traffic_loses_no_token_and_leaves_no_orphan() {
     ready.wait();
     let started = Instant::now();
     let child = reshard(&cluster, 0, 1, SLOTS, 10);
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| assert_reshard_ok(child)));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert_reshard_ok(&mut cluster, child)
+    }));
     let took = started.elapsed();
     done.store(true, Ordering::SeqCst);
     let outcomes: Vec<Outcome> = workers
