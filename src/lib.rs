@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod commands;
+pub mod compat;
 pub mod config;
 pub mod error;
 pub mod expiry;
@@ -19,6 +20,7 @@ use redis_module::{Context, RedisString, Status};
 #[cfg_attr(test, allow(dead_code))]
 fn init(ctx: &Context, args: &[RedisString]) -> Status {
     slot::init();
+    compat::init(ctx);
     let loaded = config::register(ctx, args).and_then(|()| commands::register(ctx.ctx));
     stats::register(ctx.ctx);
     match loaded {
