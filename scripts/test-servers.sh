@@ -31,7 +31,7 @@ for name in "${names[@]}"; do
   export MTOKEN_SERVER MTOKEN_CLI
   start=$SECONDS
   # --test '*': the integration tests (the unit tests need no server).
-  cargo test --test '*' 2>&1 | tee "$log" >/dev/null
+  cargo test --no-fail-fast --test '*' 2>&1 | tee "$log" >/dev/null
   rust_status=${PIPESTATUS[0]}
   rp=$(grep -Eo 'test result: .* [0-9]+ passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
   rf=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')

@@ -191,11 +191,17 @@ impl Server {
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(format!("{server} exited ({status}):\n{}", read_log()));
             }
+            // Up: our process answers, and has loaded its AOF/RDB (until
+            // then, most commands answer LOADING while INFO and PING work).
             if let Ok(mut c) = Conn::try_open(port) {
-                if let Ok(Reply::Bulk(info)) = c.try_cmd(&[&b"INFO"[..], b"server"]) {
-                    if String::from_utf8_lossy(&info).lines().any(|l| l == pid) {
-                        break;
-                    }
+                let mut info = |section: &[u8]| match c.try_cmd(&[&b"INFO"[..], section]) {
+                    Ok(Reply::Bulk(text)) => String::from_utf8_lossy(&text).into_owned(),
+                    _ => String::new(),
+                };
+                if info(b"server").lines().any(|l| l == pid)
+                    && info(b"persistence").lines().any(|l| l == "loading:0")
+                {
+                    break;
                 }
             }
             if Instant::now() > deadline {
