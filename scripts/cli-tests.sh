@@ -14,7 +14,9 @@ cli="${MTOKEN_CLI:-redis-cli}"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 dir=$(mktemp -d)
 mkdir "$dir/bin"
-ln -s "$(command -v "$cli")" "$dir/bin/redis-cli"
+cli_path=$(command -v "$cli") || { echo "no client: $cli"; echo "cli: 0 passed, 1 failed"; exit 1; }
+case "$cli_path" in /*) ;; *) cli_path="$PWD/$cli_path" ;; esac
+ln -s "$cli_path" "$dir/bin/redis-cli"
 "$server" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
   --logfile "$dir/redis.log" --loadmodule "$so" --daemonize yes --pidfile "$dir/redis.pid"
 stop() {
