@@ -332,13 +332,10 @@ impl<'a> Store<'a> {
         }
         let mut dead = Vec::new();
         for (digest, _) in self.live_members(index) {
-            let entry = self.entry(slot, &digest, false)?;
-            let Some(bytes) = entry.key.read() else {
-                dead.push(digest);
-                continue;
-            };
-            let rec = Record::decode(bytes).ok_or(Error::Corrupt)?;
-            if !self.policy.past_deadline(rec.created, self.now) {
+            let past = self.with_record(slot, &digest, |_, rec| {
+                self.policy.past_deadline(rec.created, self.now)
+            })?;
+            if past == Some(false) {
                 return Ok((true, dead));
             }
             if dead.len() < PRUNE_BATCH {
@@ -346,6 +343,22 @@ impl<'a> Store<'a> {
             }
         }
         Ok((false, dead))
+    }
+
+    /// `f` of a token's entry and record, read-only; `None` when the entry
+    /// is gone. A value there that the module did not write is an error.
+    fn with_record<T>(
+        &self,
+        slot: u16,
+        digest: &Digest,
+        f: impl FnOnce(&Entry, &Record) -> T,
+    ) -> Result<Option<T>> {
+        let entry = self.entry(slot, digest, false)?;
+        let Some(bytes) = entry.key.read() else {
+            return Ok(None);
+        };
+        let rec = Record::decode(bytes).ok_or(Error::Corrupt)?;
+        Ok(Some(f(&entry, &rec)))
     }
 
     /// Every live-by-score member with its entry's record: the live
@@ -356,24 +369,20 @@ impl<'a> Store<'a> {
         let mut found = Vec::new();
         let mut dead = Vec::new();
         for (digest, _) in self.live_members(index) {
-            let entry = self.entry(slot, &digest, false)?;
-            let Some(bytes) = entry.key.read() else {
-                dead.push(digest);
-                continue;
-            };
-            let rec = Record::decode(bytes).ok_or(Error::Corrupt)?;
-            if self.policy.past_deadline(rec.created, self.now) {
-                dead.push(digest);
-                continue;
+            let device = self.with_record(slot, &digest, |entry, rec| {
+                (!self.policy.past_deadline(rec.created, self.now)).then(|| Device {
+                    digest,
+                    created: rec.created,
+                    last_used: rec.last_used,
+                    name: rec.name.map(|n| n.to_vec()),
+                    // A max-lifetime set after creation ends the token first.
+                    expires: self.policy.cap(rec.created, entry.key.expire_at()),
+                })
+            })?;
+            match device.flatten() {
+                Some(d) => found.push(d),
+                None => dead.push(digest),
             }
-            found.push(Device {
-                digest,
-                created: rec.created,
-                last_used: rec.last_used,
-                name: rec.name.map(|n| n.to_vec()),
-                // A max-lifetime set after creation ends the token first.
-                expires: self.policy.cap(rec.created, entry.key.expire_at()),
-            });
         }
         found.sort_by_key(|d| (d.created, d.digest));
         Ok(Scan { found, dead })

@@ -211,7 +211,29 @@ fn acl_categories_where_the_server_has_them() {
     let srv = Server::start();
     let mut c = srv.conn();
     let cats = texts(&c.cmd(&["ACL", "CAT"]));
-    let read = texts(&c.cmd(&["ACL", "CAT", "read"]));
+    // COMMAND INFO's categories (element 6): `ACL CAT <category>` leaves
+    // module commands out on some servers (7.4).
+    let in_category = |c: &mut Conn, cat: &str| -> Vec<String> {
+        let want = format!("@{cat}");
+        let mut out = Vec::new();
+        for name in [
+            "mtoken.create",
+            "mtoken.verify",
+            "mtoken.verify_ro",
+            "mtoken.expire",
+            "mtoken.expireall",
+            "mtoken.list",
+            "mtoken.revoke",
+        ] {
+            let info = c.cmd(&["COMMAND", "INFO", name]).array();
+            let info = info[0].array();
+            if texts(&info[6]).iter().any(|x| *x == want) {
+                out.push(name.to_string());
+            }
+        }
+        out
+    };
+    let read = in_category(&mut c, "read");
     let has_categories = read.iter().any(|n| n == "mtoken.verify_ro");
     let version = server_version(&mut c);
     if version < (7, 2) {
@@ -219,8 +241,8 @@ fn acl_categories_where_the_server_has_them() {
         return;
     }
     assert!(has_categories, "{version:?}: mtoken.verify_ro not in @read");
-    let write = texts(&c.cmd(&["ACL", "CAT", "write"]));
-    let fast = texts(&c.cmd(&["ACL", "CAT", "fast"]));
+    let write = in_category(&mut c, "write");
+    let fast = in_category(&mut c, "fast");
     for n in ["mtoken.verify_ro", "mtoken.list"] {
         assert!(read.iter().any(|x| x == n), "{n} in @read");
         assert!(!write.iter().any(|x| x == n), "{n} not in @write");
@@ -243,8 +265,7 @@ fn acl_categories_where_the_server_has_them() {
         assert!(fast.iter().any(|x| x == n), "{n} in @fast");
     }
     if cats.iter().any(|x| x == "mtoken") {
-        let own = texts(&c.cmd(&["ACL", "CAT", "mtoken"]));
-        assert_eq!(own.len(), 7, "{own:?}");
+        assert_eq!(in_category(&mut c, "mtoken").len(), 7);
     }
     // A user granted by category can verify and create.
     c.q("ACL SETUSER edge on >pw +@read +@write ~*");
