@@ -7,15 +7,13 @@ set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
-# bindgen (clang-sys) loads libclang itself: libclang.so or libclang-N.so.
-# libclang-cpp (shipped on some images) is a different library and does not do.
+# bindgen (clang-sys) loads libclang and needs clang's own headers: both come
+# with libclang-dev, whose unversioned libclang.so symlink is what we look
+# for. libclang-cpp (shipped on some images) or a bare runtime libclang.so.1
+# (left by a removed libclang-dev) is not enough.
 has_libclang() {
-  [ -n "${LIBCLANG_PATH:-}" ] && ls "$LIBCLANG_PATH"/libclang*.so* 2>/dev/null | grep -qv libclang-cpp && return 0
-  ls /usr/lib/llvm-*/lib/libclang.so /usr/lib/llvm-*/lib/libclang-[0-9]*.so* \
-     /usr/lib/x86_64-linux-gnu/libclang.so /usr/lib/x86_64-linux-gnu/libclang-[0-9]*.so* \
-     /usr/lib/aarch64-linux-gnu/libclang.so /usr/lib/aarch64-linux-gnu/libclang-[0-9]*.so* \
-     >/dev/null 2>&1 && return 0
-  ldconfig -p 2>/dev/null | grep -Eq '(^|[[:space:]])libclang(-[0-9.]+)?\.so'
+  [ -n "${LIBCLANG_PATH:-}" ] && ls "$LIBCLANG_PATH"/libclang.so* >/dev/null 2>&1 && return 0
+  ls /usr/lib/llvm-*/lib/libclang.so /usr/lib/*-linux-gnu/libclang.so >/dev/null 2>&1
 }
 has_libclang || missing+=(libclang-dev)
 # The Python client's tests run in a virtualenv.
