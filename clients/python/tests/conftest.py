@@ -9,7 +9,7 @@ import pytest
 import mtoken
 from tests.servers import RedisCluster3, RedisServer, module_path
 
-# The module's defaults (SPEC.md, "Expiry"); every test starts from these.
+# The module's defaults (docs/DESIGN.md, "Expiry and refresh"); every test starts from these.
 DEFAULT_CONFIG = {
     "mtoken.default-ttl": "0",
     "mtoken.refresh-on-verify": "token",

@@ -1,4 +1,4 @@
-"""A typed wrapper of the mtoken module's commands (SPEC.md, "Commands").
+"""A typed wrapper of the mtoken module's commands (README.md, "Command reference").
 
 One method per command; arguments and replies are converted, nothing is
 cached, and every call is one round trip. The wrapper works with a plain
