@@ -13,6 +13,18 @@ use redis_module::{raw, RedisString};
 
 pub mod command;
 
+/// The one way to reach a module API entry point: `api!(RedisModule_X)` is
+/// an `Option` of the function, `None` where the server lacks it.
+macro_rules! api {
+    ($name:ident) => {
+        // SAFETY: the server fills these pointers in once, in
+        // `RedisModule_Init` at load, before any command or callback runs;
+        // afterwards they are only read.
+        unsafe { ::redis_module::raw::$name }
+    };
+}
+pub(crate) use api;
+
 /// The context of one command call.
 pub struct Ctx {
     raw: *mut raw::RedisModuleCtx,
