@@ -10,10 +10,12 @@ pub mod expiry;
 pub mod ffi;
 pub mod keys;
 pub mod record;
+pub mod rules;
 pub mod slot;
 pub mod stats;
 pub mod store;
 pub mod token;
+pub mod tokens;
 
 use redis_module::{Context, RedisString, Status};
 

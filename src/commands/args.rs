@@ -1,40 +1,89 @@
-//! Argument parsing shared by the commands (pure: bytes in, values out).
+//! Argument parsing shared by the commands (pure: bytes in, values out),
+//! through a cursor in the style of redismodule-rs's `NextArg`.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Opt, Result};
 use crate::record::Ttl;
 
 pub const MAX_USER_LEN: usize = 1024;
 pub const MAX_NAME_LEN: usize = 256;
 
+/// The arguments of one call after the command name, taken in order.
+pub struct Cursor<'a> {
+    rest: &'a [&'a [u8]],
+}
+
+impl<'a> Cursor<'a> {
+    /// `argv` as the handler got it: the command name first.
+    pub fn new(argv: &'a [&'a [u8]]) -> Self {
+        Cursor {
+            rest: argv.get(1..).unwrap_or_default(),
+        }
+    }
+
+    /// The next argument; an arity error when there is none.
+    pub fn next_arg(&mut self) -> Result<&'a [u8]> {
+        let (first, rest) = self.rest.split_first().ok_or(Error::Arity)?;
+        self.rest = rest;
+        Ok(first)
+    }
+
+    /// The next argument as a user id.
+    pub fn next_user(&mut self) -> Result<&'a [u8]> {
+        user(self.next_arg()?)
+    }
+
+    /// What is left, for an option parser.
+    pub fn rest(self) -> &'a [&'a [u8]] {
+        self.rest
+    }
+
+    /// The call must end here: an arity error when it does not.
+    pub fn done(self) -> Result<()> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Arity)
+        }
+    }
+}
+
 /// A user id: binary-safe, 1 to 1024 bytes.
 pub fn user(arg: &[u8]) -> Result<&[u8]> {
     if arg.is_empty() {
-        return Err(Error::Invalid("ERR the user id is empty"));
+        return Err(Error::EmptyUser);
     }
     if arg.len() > MAX_USER_LEN {
-        return Err(Error::Invalid("ERR the user id is longer than 1024 bytes"));
+        return Err(Error::UserTooLong);
     }
     Ok(arg)
 }
 
 /// A whole number of seconds, 0 or more, that a token entry can hold.
 pub fn seconds(arg: &[u8]) -> Result<u32> {
-    let bad = Error::Invalid("ERR TTL must be a whole number of seconds, 0 or more");
     if arg.is_empty() || arg.len() > 20 || !arg.iter().all(u8::is_ascii_digit) {
-        return Err(bad);
+        return Err(Error::NotSeconds);
     }
-    let text = std::str::from_utf8(arg).map_err(|_| Error::Invalid(bad.message()))?;
-    let n: u64 = text
-        .parse()
-        .map_err(|_| Error::Invalid("ERR TTL is too large (at most 4294967295 seconds)"))?;
-    u32::try_from(n)
-        .map_err(|_| Error::Invalid("ERR TTL is too large (at most 4294967295 seconds)"))
+    // At most 20 ASCII digits: the fold cannot overflow a u128.
+    let n = arg.iter().fold(0u128, |n, d| n * 10 + u128::from(d - b'0'));
+    u32::try_from(n).map_err(|_| Error::TtlTooLarge)
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct CreateOptions<'a> {
     pub ttl: Ttl,
     pub name: Option<&'a [u8]>,
+}
+
+const CREATE_TAKES: Error = Error::UnknownOption {
+    command: "MTOKEN.CREATE",
+    takes: "TTL seconds and NAME label",
+};
+
+fn option(word: &[u8], known: &[Opt]) -> Option<Opt> {
+    known
+        .iter()
+        .copied()
+        .find(|o| word.eq_ignore_ascii_case(o.word().as_bytes()))
 }
 
 /// `[TTL seconds] [NAME label]`, in any order, each at most once.
@@ -46,33 +95,22 @@ pub fn create_options<'a>(args: &[&'a [u8]]) -> Result<CreateOptions<'a>> {
     let mut ttl_seen = false;
     let mut rest = args;
     while let [word, tail @ ..] = rest {
+        let opt = option(word, &[Opt::Ttl, Opt::Name]);
         let Some((value, tail)) = tail.split_first() else {
-            return Err(Error::Invalid(if word.eq_ignore_ascii_case(b"TTL") {
-                "ERR TTL needs a number of seconds"
-            } else if word.eq_ignore_ascii_case(b"NAME") {
-                "ERR NAME needs a label"
-            } else {
-                "ERR unknown option: MTOKEN.CREATE takes TTL seconds and NAME label"
-            }));
+            return Err(opt.map_or(CREATE_TAKES, Error::MissingValue));
         };
-        if word.eq_ignore_ascii_case(b"TTL") {
-            if ttl_seen {
-                return Err(Error::Invalid("ERR TTL given twice"));
+        match opt {
+            Some(Opt::Ttl) if ttl_seen => return Err(Error::DuplicateOption(Opt::Ttl)),
+            Some(Opt::Ttl) => {
+                ttl_seen = true;
+                opts.ttl = Ttl::Explicit(seconds(value)?);
             }
-            ttl_seen = true;
-            opts.ttl = Ttl::Explicit(seconds(value)?);
-        } else if word.eq_ignore_ascii_case(b"NAME") {
-            if opts.name.is_some() {
-                return Err(Error::Invalid("ERR NAME given twice"));
+            Some(Opt::Name) if opts.name.is_some() => {
+                return Err(Error::DuplicateOption(Opt::Name))
             }
-            if value.len() > MAX_NAME_LEN {
-                return Err(Error::Invalid("ERR the name is longer than 256 bytes"));
-            }
-            opts.name = Some(value);
-        } else {
-            return Err(Error::Invalid(
-                "ERR unknown option: MTOKEN.CREATE takes TTL seconds and NAME label",
-            ));
+            Some(Opt::Name) if value.len() > MAX_NAME_LEN => return Err(Error::NameTooLong),
+            Some(Opt::Name) => opts.name = Some(value),
+            _ => return Err(CREATE_TAKES),
         }
         rest = tail;
     }
@@ -81,15 +119,15 @@ pub fn create_options<'a>(args: &[&'a [u8]]) -> Result<CreateOptions<'a>> {
 
 /// `[EXCEPT token]` of EXPIREALL.
 pub fn except_option<'a>(args: &[&'a [u8]]) -> Result<Option<&'a [u8]>> {
+    let except = |w: &[u8]| option(w, &[Opt::Except]).is_some();
     match args {
         [] => Ok(None),
-        [word, token] if word.eq_ignore_ascii_case(b"EXCEPT") => Ok(Some(token)),
-        [word] if word.eq_ignore_ascii_case(b"EXCEPT") => {
-            Err(Error::Invalid("ERR EXCEPT needs a token"))
-        }
-        _ => Err(Error::Invalid(
-            "ERR unknown option: MTOKEN.EXPIREALL takes EXCEPT token",
-        )),
+        [word, token] if except(word) => Ok(Some(token)),
+        [word] if except(word) => Err(Error::MissingValue(Opt::Except)),
+        _ => Err(Error::UnknownOption {
+            command: "MTOKEN.EXPIREALL",
+            takes: "EXCEPT token",
+        }),
     }
 }
 
@@ -97,8 +135,8 @@ pub fn except_option<'a>(args: &[&'a [u8]]) -> Result<Option<&'a [u8]>> {
 mod tests {
     use super::*;
 
-    fn msg<T: std::fmt::Debug>(r: Result<T>) -> &'static str {
-        r.expect_err("should fail").message()
+    fn msg<T: std::fmt::Debug>(r: Result<T>) -> String {
+        r.expect_err("should fail").to_string()
     }
 
     #[test]

@@ -1,77 +1,105 @@
 //! `MTOKEN.CREATE user [TTL seconds] [NAME label]` → `[token, first]`.
 
-use crate::commands::args;
+use crate::commands::args::{self, CreateOptions, Cursor};
 use crate::config;
 use crate::error::{Error, Result};
-use crate::ffi::{Ctx, Kind};
+use crate::ffi::Ctx;
 use crate::record::Record;
+use crate::rules::{self, Eviction};
 use crate::stats;
-use crate::store::{user_slot, Entry, Store};
+use crate::store::Storage;
 use crate::token::{self, Digest};
+use crate::tokens::Tokens;
 
 pub fn create(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
-    let [_, user, opts @ ..] = argv else {
-        return Err(Error::Arity);
-    };
-    let user = args::user(user)?;
-    let opts = args::create_options(opts)?;
-    let store = Store::new(ctx, true);
-    let slot = user_slot(user);
-    let index = store.index(user, true)?;
-    store.require_complete(&index, slot)?;
-    let (tok, digest, entry) = draw(&store, slot)?;
+    let mut args = Cursor::new(argv);
+    let user = args.next_user()?;
+    let opts = args::create_options(args.rest())?;
+    let prefix = config::PREFIX.get_bytes();
+    let mut tokens = super::tokens(ctx, true);
+    let created = run(&mut tokens, user, &opts, config::max_tokens(), |slot| {
+        token::generate(&prefix, slot).map_err(|_| Error::NoRandomness)
+    })?;
+    stats::EVICTED.add(created.evicted);
+    stats::CREATED.incr();
+    ctx.reply_array(2);
+    ctx.reply_bulk(&created.token);
+    ctx.reply_int(created.first as i64);
+    Ok(())
+}
+
+pub struct Created {
+    pub token: Vec<u8>,
+    pub first: bool,
+    /// Live tokens evicted to keep the user within the limit.
+    pub evicted: u64,
+}
+
+/// Create a token for `user`, drawn by `fresh` for the user's slot,
+/// keeping the user within `limit` live tokens (0: no limit).
+pub fn run<S: Storage>(
+    t: &mut Tokens<S>,
+    user: &[u8],
+    opts: &CreateOptions,
+    limit: usize,
+    mut fresh: impl FnMut(u16) -> Result<Vec<u8>>,
+) -> Result<Created> {
+    let slot = crate::slot::key_slot(user);
+    let members = t.store.index(user)?.map_or(0, |i| i.len);
+    t.require_complete(user, slot)?;
+    let (token, digest) = draw(t, slot, &mut fresh)?;
 
     // Decide everything before the first write: an error reply must leave
     // the keyspace, replicas and the AOF as they were.
-    let limit = config::max_tokens();
-    let (first, doomed) = if limit > 0 && index.key.len() >= limit {
-        // Evict the dead first, then the oldest live tokens over the limit.
-        let scan = store.scan(&index, slot)?;
-        let excess = (scan.found.len() + 1).saturating_sub(limit);
-        let mut doomed = scan.dead;
-        doomed.extend(scan.found.iter().take(excess).map(|d| d.digest));
-        (scan.found.is_empty(), doomed)
+    let Eviction { first, doomed } = if rules::needs_eviction_scan(limit, members) {
+        let scan = t.scan(user, slot)?;
+        rules::evict(limit, &scan.found, scan.dead)
     } else {
-        let (live, dead) = store.first_live(&index, slot)?;
-        (!live, dead)
+        let (live, dead) = t.first_live(user, slot)?;
+        Eviction {
+            first: !live,
+            doomed: dead,
+        }
     };
-    let expiry = store.policy.initial(opts.ttl, store.now);
-    let rec = Record {
-        created: store.now,
-        last_used: store.now,
+    let expires = t.policy.initial(opts.ttl, t.now);
+    let value = Record {
+        created: t.now,
+        last_used: t.now,
         ttl: opts.ttl,
         user,
         name: opts.name,
-    };
+    }
+    .encode();
 
     // From here on the command writes.
-    store.prune(&index);
-    let removed = store.remove(&index, slot, &doomed, false)?;
-    stats::EVICTED.add(removed);
-    store.insert(&index, &entry, &digest, &rec, expiry)?;
+    t.prune(user)?;
+    let evicted = t.remove(user, slot, &doomed, false)?;
+    t.store.put_entry(slot, &digest, &value, expires)?;
+    t.store.add_member(user, &digest, expires)?;
     if doomed.is_empty() {
-        store.sync_index_ttl_added(&index, expiry);
+        t.sync_index_ttl_added(user, expires)?;
     } else {
-        store.sync_index_ttl(&index);
+        t.sync_index_ttl(user)?;
     }
-    stats::CREATED.incr();
-
-    ctx.reply_array(2);
-    ctx.reply_bulk(&tok);
-    ctx.reply_int(first as i64);
-    Ok(())
+    Ok(Created {
+        token,
+        first,
+        evicted,
+    })
 }
 
 /// A new token whose entry name is free. A digest collision (2^-120)
 /// would overwrite another token: draw again, at most three times.
-fn draw(store: &Store, slot: u16) -> Result<(Vec<u8>, Digest, Entry)> {
-    let prefix = config::PREFIX.get_bytes();
+fn draw<S: Storage>(
+    t: &mut Tokens<S>,
+    slot: u16,
+    fresh: &mut impl FnMut(u16) -> Result<Vec<u8>>,
+) -> Result<(Vec<u8>, Digest)> {
     for _ in 0..3 {
-        let tok = token::generate(&prefix, slot).map_err(|_| Error::NoRandomness)?;
+        let tok = fresh(slot)?;
         let digest = token::digest(&tok);
-        let entry = store.entry(slot, &digest, true)?;
-        if entry.key.kind() == Kind::Empty {
-            return Ok((tok, digest, entry));
+        if !t.store.entry_exists(slot, &digest)? {
+            return Ok((tok, digest));
         }
     }
     Err(Error::DigestCollisions)

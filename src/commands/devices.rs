@@ -1,24 +1,22 @@
 //! `MTOKEN.LIST user` (the user's devices) and `MTOKEN.REVOKE user id`
 //! (log out the device a LIST showed, without its token).
 
-use crate::commands::args;
-use crate::error::{Error, Result};
+use crate::commands::args::Cursor;
+use crate::error::Result;
 use crate::ffi::Ctx;
-use crate::stats;
-use crate::store::{user_slot, Store};
+use crate::rules::Device;
+use crate::slot::key_slot;
+use crate::store::Storage;
 use crate::token;
+use crate::tokens::Tokens;
 
 pub fn list(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
-    let [_, user] = argv else {
-        return Err(Error::Arity);
-    };
-    let user = args::user(user)?;
-    let store = Store::new(ctx, false);
-    let index = store.index(user, false)?;
-    store.require_complete(&index, user_slot(user))?;
-    let devices = store.scan(&index, user_slot(user))?;
-    ctx.reply_array(devices.found.len());
-    for d in &devices.found {
+    let mut args = Cursor::new(argv);
+    let user = args.next_user()?;
+    args.done()?;
+    let devices = run_list(&mut super::tokens(ctx, false), user)?;
+    ctx.reply_array(devices.len());
+    for d in &devices {
         ctx.reply_map(5);
         ctx.reply_bulk(b"id");
         ctx.reply_bulk(&token::id_of(&d.digest));
@@ -38,25 +36,34 @@ pub fn list(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
 }
 
 pub fn revoke(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
-    let [_, user, id] = argv else {
-        return Err(Error::Arity);
-    };
-    let user = args::user(user)?;
-    let store = Store::new(ctx, true);
-    let index = store.index(user, true)?;
-    store.require_complete(&index, user_slot(user))?;
-    let Some(digest) = token::digest_from_id(id) else {
-        ctx.reply_int(0);
-        return Ok(());
-    };
-    // Only a member of this user's index: another user's id removes nothing.
-    if index.key.zscore(&digest).is_none() {
-        ctx.reply_int(0);
-        return Ok(());
-    }
-    let removed = store.remove(&index, user_slot(user), &[digest], false)?;
-    store.prune(&index);
-    stats::REVOKED.add(removed);
-    ctx.reply_int(removed as i64);
+    let mut args = Cursor::new(argv);
+    let user = args.next_user()?;
+    let id = args.next_arg()?;
+    args.done()?;
+    let removed = run_revoke(&mut super::tokens(ctx, true), user, id)?;
+    super::reply_revoked(ctx, removed);
     Ok(())
+}
+
+/// The user's live tokens, oldest first.
+pub fn run_list<S: Storage>(t: &mut Tokens<S>, user: &[u8]) -> Result<Vec<Device>> {
+    let slot = key_slot(user);
+    t.store.index(user)?;
+    t.require_complete(user, slot)?;
+    Ok(t.scan(user, slot)?.found)
+}
+
+/// Remove the user's token with this LIST id; 1 if it was live, else 0.
+/// Another user's id removes nothing.
+pub fn run_revoke<S: Storage>(t: &mut Tokens<S>, user: &[u8], id: &[u8]) -> Result<u64> {
+    let slot = key_slot(user);
+    t.store.index(user)?;
+    t.require_complete(user, slot)?;
+    let Some(digest) = token::digest_from_id(id) else {
+        return Ok(0);
+    };
+    if t.store.score(user, &digest)?.is_none() {
+        return Ok(0);
+    }
+    t.revoke(user, slot, &[digest], false)
 }

@@ -2,66 +2,77 @@
 //! `MTOKEN.EXPIREALL user [EXCEPT token]` (log out everywhere, or everywhere
 //! but here).
 
-use crate::commands::args;
+use crate::commands::args::{self, Cursor};
 use crate::error::{Error, Result};
 use crate::ffi::Ctx;
 use crate::record::Record;
-use crate::stats;
-use crate::store::{user_slot, Store};
-use crate::token;
+use crate::slot::key_slot;
+use crate::store::Storage;
+use crate::token::{self, Digest};
+use crate::tokens::Tokens;
 
 pub fn expire(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
-    let [_, tok] = argv else {
-        return Err(Error::Arity);
-    };
-    if !token::well_formed(tok) {
-        ctx.reply_int(0);
-        return Ok(());
-    }
-    let store = Store::new(ctx, true);
-    let slot = token::slot_of(tok);
-    let digest = token::digest(tok);
-    let entry = store.entry(slot, &digest, true)?;
-    let Some(bytes) = entry.key.read() else {
-        if store.importing(slot) {
-            return Err(Error::TryAgain);
-        }
-        ctx.reply_int(0);
-        return Ok(());
-    };
-    let user = Record::decode(bytes).ok_or(Error::Corrupt)?.user.to_vec();
-    drop(entry);
-    let index = store.index(&user, true)?;
-    store.require_complete(&index, slot)?;
-    let removed = store.remove(&index, slot, &[digest], false)?;
-    store.prune(&index);
-    stats::REVOKED.add(removed);
-    ctx.reply_int(removed as i64);
+    let mut args = Cursor::new(argv);
+    let tok = args.next_arg()?;
+    args.done()?;
+    let removed = run_expire(&mut super::tokens(ctx, true), tok)?;
+    super::reply_revoked(ctx, removed);
     Ok(())
 }
 
 pub fn expire_all(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
-    if argv.len() < 2 {
-        return Err(Error::Arity);
-    }
-    let user = args::user(argv[1])?;
-    let except = args::except_option(&argv[2..])?;
+    let mut args = Cursor::new(argv);
+    let user = args.next_user()?;
+    let except = args::except_option(args.rest())?;
     // A malformed or foreign EXCEPT token matches none of the user's tokens.
     let keep = except.filter(|t| token::well_formed(t)).map(token::digest);
-    let store = Store::new(ctx, true);
-    let index = store.index(user, true)?;
-    store.require_complete(&index, user_slot(user))?;
-    let total = index.key.len();
-    let doomed: Vec<_> = store
-        .members(&index, f64::NEG_INFINITY, usize::MAX)
+    let removed = run_expire_all(&mut super::tokens(ctx, true), user, keep)?;
+    super::reply_revoked(ctx, removed);
+    Ok(())
+}
+
+/// Remove one token; returns 1 if it was live, else 0.
+pub fn run_expire<S: Storage>(t: &mut Tokens<S>, tok: &[u8]) -> Result<u64> {
+    if !token::well_formed(tok) {
+        return Ok(0);
+    }
+    let slot = token::slot_of(tok);
+    let digest = token::digest(tok);
+    let user = match t.store.entry(slot, &digest)? {
+        Some(e) => Some(
+            Record::decode(e.value)
+                .ok_or(Error::ForeignValue)?
+                .user
+                .to_vec(),
+        ),
+        None => None,
+    };
+    let Some(user) = user else {
+        return if t.store.importing(slot) {
+            Err(Error::TryAgain)
+        } else {
+            Ok(0)
+        };
+    };
+    t.require_complete(&user, slot)?;
+    t.revoke(&user, slot, &[digest], false)
+}
+
+/// Remove every token of `user` but `keep`; returns how many were live.
+pub fn run_expire_all<S: Storage>(
+    t: &mut Tokens<S>,
+    user: &[u8],
+    keep: Option<Digest>,
+) -> Result<u64> {
+    let slot = key_slot(user);
+    let total = t.store.index(user)?.map_or(0, |i| i.len);
+    t.require_complete(user, slot)?;
+    let doomed: Vec<Digest> = t
+        .members_from(user, f64::NEG_INFINITY, usize::MAX)?
         .into_iter()
         .map(|(d, _)| d)
         .filter(|d| Some(*d) != keep)
         .collect();
     let all = doomed.len() == total;
-    let removed = store.remove(&index, user_slot(user), &doomed, all)?;
-    store.prune(&index);
-    stats::REVOKED.add(removed);
-    ctx.reply_int(removed as i64);
-    Ok(())
+    t.revoke(user, slot, &doomed, all)
 }

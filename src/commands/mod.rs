@@ -11,12 +11,18 @@ use redis_module::raw;
 use crate::error::{Error, Result};
 use crate::ffi::command::{self, ArgDoc, ArgType, CommandDef};
 use crate::ffi::{self, Ctx};
+use crate::stats;
+use crate::store::redis::RedisStore;
+use crate::tokens::Tokens;
 
 pub mod args;
 mod create;
 mod devices;
 mod expire;
 mod verify;
+
+#[cfg(test)]
+mod rules_tests;
 
 type Handler = fn(&Ctx, &[&[u8]]) -> Result<()>;
 
@@ -44,42 +50,35 @@ impl Redact {
     }
 }
 
-/// Run a handler on raw arguments and turn its error into a reply.
-fn run(
-    ctx: *mut raw::RedisModuleCtx,
-    argv: *mut *mut raw::RedisModuleString,
-    argc: c_int,
-    command: &Command,
-) -> c_int {
-    let ctx = Ctx::new(ctx);
-    let argv: &[*mut raw::RedisModuleString] = if argv.is_null() || argc <= 0 {
-        &[]
-    } else {
-        // SAFETY: Redis passes `argc` valid strings that live for the call.
-        unsafe { std::slice::from_raw_parts(argv, argc as usize) }
-    };
-    const INLINE: usize = 8;
-    let mut inline: [&[u8]; INLINE] = [&[]; INLINE];
-    let spilled: Vec<&[u8]>;
-    let args: &[&[u8]] = if argv.len() <= INLINE {
-        for (slot, a) in inline.iter_mut().zip(argv) {
-            *slot = ffi::arg(*a);
-        }
-        &inline[..argv.len()]
-    } else {
-        spilled = argv.iter().map(|a| ffi::arg(*a)).collect();
-        &spilled
-    };
+/// One call of a command: redact, run the handler, turn its error into
+/// the reply.
+fn run(ctx: &Ctx, args: &[&[u8]], command: &Command) {
     // Before any check: a rejected call may still carry a token.
     for pos in command.redact.positions(args) {
         ctx.redact(pos);
     }
-    match (command.handler)(&ctx, args) {
+    match (command.handler)(ctx, args) {
         Ok(()) => {}
         Err(Error::Arity) => ctx.wrong_arity(),
-        Err(e) => ctx.reply_error(e.message()),
+        Err(e) => ctx.reply_error(&e.to_string()),
     }
-    raw::REDISMODULE_OK as c_int
+}
+
+/// The tokens as one command sees them: the store over this call's keys
+/// (checked against the caller's ACL user; `writes`: the command may
+/// write), the expiry configs and the clock, read once.
+fn tokens(ctx: &Ctx, writes: bool) -> Tokens<RedisStore<'_>> {
+    Tokens::new(
+        RedisStore::new(ctx, writes),
+        crate::config::policy(),
+        ctx.now_ms(),
+    )
+}
+
+/// The reply of the commands that log tokens out: how many live ones went.
+fn reply_revoked(ctx: &Ctx, removed: u64) {
+    stats::REVOKED.add(removed);
+    ctx.reply_int(removed as i64);
 }
 
 /// One row of the command table: what the server is told, and how a call
@@ -99,7 +98,7 @@ macro_rules! entry_point {
             argv: *mut *mut raw::RedisModuleString,
             argc: c_int,
         ) -> c_int {
-            run(ctx, argv, argc, &COMMANDS[$row])
+            ffi::call(ctx, argv, argc, |ctx, args| run(ctx, args, &COMMANDS[$row]))
         }
     };
 }

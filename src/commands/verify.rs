@@ -4,73 +4,134 @@
 //! costs one SHA-256, one key lookup and, at most once per
 //! `refresh-interval`, one write.
 
+use std::borrow::Cow;
+
+use crate::commands::args::Cursor;
 use crate::error::{Error, Result};
 use crate::ffi::Ctx;
 use crate::record::Record;
+use crate::rules::{self, OnVerify};
 use crate::stats;
-use crate::store::Store;
+use crate::store::Storage;
 use crate::token;
+use crate::tokens::Tokens;
 
-pub fn verify(ctx: &Ctx, args: &[&[u8]]) -> Result<()> {
-    run(ctx, args, true)
+pub fn verify(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
+    handle(ctx, argv, true)
 }
 
-pub fn verify_ro(ctx: &Ctx, args: &[&[u8]]) -> Result<()> {
-    run(ctx, args, false)
+pub fn verify_ro(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
+    handle(ctx, argv, false)
 }
 
-fn run(ctx: &Ctx, args: &[&[u8]], may_write: bool) -> Result<()> {
-    let [_, tok] = args else {
-        return Err(Error::Arity);
-    };
-    if !token::well_formed(tok) {
-        stats::VERIFY_MALFORMED.incr();
-        ctx.reply_null();
-        return Ok(());
+fn handle(ctx: &Ctx, argv: &[&[u8]], may_write: bool) -> Result<()> {
+    let mut args = Cursor::new(argv);
+    let tok = args.next_arg()?;
+    args.done()?;
+    let mut tokens = super::tokens(ctx, may_write);
+    match run(&mut tokens, tok, may_write)? {
+        Verified::User { user, refreshed } => {
+            stats::VERIFY_HITS.incr();
+            if refreshed {
+                stats::REFRESHES.incr();
+            }
+            ctx.reply_bulk(&user);
+        }
+        Verified::Malformed => {
+            stats::VERIFY_MALFORMED.incr();
+            ctx.reply_null();
+        }
+        Verified::Unknown => {
+            stats::VERIFY_MISSES.incr();
+            ctx.reply_null();
+        }
+        Verified::Ended { removed } => {
+            if removed {
+                stats::LIFETIME_ENDED.incr();
+            }
+            stats::VERIFY_MISSES.incr();
+            ctx.reply_null();
+        }
     }
-    let store = Store::new(ctx, may_write);
+    Ok(())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified<'a> {
+    /// The token's user; `refreshed`: an expiry was slid.
+    User {
+        user: Cow<'a, [u8]>,
+        refreshed: bool,
+    },
+    /// Not a token of this format (checksum, length, characters).
+    Malformed,
+    /// Well-formed, but no such token (expired, revoked, never issued).
+    Unknown,
+    /// Past max-lifetime; `removed` when this call deleted it.
+    Ended { removed: bool },
+}
+
+/// Verify a token; with `may_write`, record its use and slide expiries
+/// when due, and remove it once past max-lifetime.
+pub fn run<'a, S: Storage>(
+    t: &'a mut Tokens<S>,
+    tok: &[u8],
+    may_write: bool,
+) -> Result<Verified<'a>> {
+    if !token::well_formed(tok) {
+        return Ok(Verified::Malformed);
+    }
     let slot = token::slot_of(tok);
     let digest = token::digest(tok);
-    let entry = store.entry(slot, &digest, false)?;
-    let Some(bytes) = entry.key.read() else {
-        if store.importing(slot) {
+    let (policy, now) = (t.policy, t.now);
+    let found = match t.store.entry(slot, &digest)? {
+        None => None,
+        Some(e) => {
+            let rec = Record::decode(e.value).ok_or(Error::ForeignValue)?;
+            Some(match rules::on_verify(&policy, &rec, now, may_write) {
+                OnVerify::Answer => None,
+                on => Some((on, rec.user.to_vec())),
+            })
+        }
+    };
+    let Some(next) = found else {
+        if t.store.importing(slot) {
             return Err(Error::TryAgain);
         }
-        stats::VERIFY_MISSES.incr();
-        ctx.reply_null();
-        return Ok(());
+        return Ok(Verified::Unknown);
     };
-    let rec = Record::decode(bytes).ok_or(Error::Corrupt)?;
-    let past_deadline = store.policy.past_deadline(rec.created, store.now);
-    let due = may_write && store.policy.due(rec.ttl, rec.last_used, store.now);
-    if !past_deadline && !due {
-        // The common case: nothing to write, reply straight from the value.
-        stats::VERIFY_HITS.incr();
-        ctx.reply_bulk(rec.user);
-        return Ok(());
-    }
-    // Copy what we need: writing may move the value under `bytes`.
-    let user = rec.user.to_vec();
-    let rec = Record {
-        user: &user,
-        name: None,
-        ..rec
-    };
-    drop(entry);
-    if past_deadline {
-        if may_write {
-            let index = store.index(&user, true)?;
-            // Dead already, so `remove` counts it as no live token.
-            store.remove(&index, slot, &[digest], false)?;
-            stats::LIFETIME_ENDED.incr();
+    match next {
+        // The common case: nothing to write, the user straight from the
+        // value (the entry is still open).
+        None => answer(t, slot, &digest),
+        Some((OnVerify::Dead, user)) => {
+            if may_write {
+                // Dead already, so `remove` counts it as no live token.
+                t.remove(&user, slot, &[digest], false)?;
+            }
+            Ok(Verified::Ended { removed: may_write })
         }
-        stats::VERIFY_MISSES.incr();
-        ctx.reply_null();
-        return Ok(());
+        Some((_, user)) => {
+            let refreshed = t.refresh(&user, slot, &digest)?;
+            Ok(Verified::User {
+                user: Cow::Owned(user),
+                refreshed,
+            })
+        }
     }
-    let entry = store.entry(slot, &digest, true)?;
-    store.refresh(&entry, &digest, &rec, slot)?;
-    stats::VERIFY_HITS.incr();
-    ctx.reply_bulk(&user);
-    Ok(())
+}
+
+fn answer<'a, S: Storage>(
+    t: &'a mut Tokens<S>,
+    slot: u16,
+    digest: &token::Digest,
+) -> Result<Verified<'a>> {
+    let Some(e) = t.store.entry(slot, digest)? else {
+        return Ok(Verified::Unknown);
+    };
+    let rec = Record::decode(e.value).ok_or(Error::ForeignValue)?;
+    Ok(Verified::User {
+        user: Cow::Borrowed(rec.user),
+        refreshed: false,
+    })
 }

@@ -1,0 +1,276 @@
+//! A user's tokens, read from a `Storage` for the rules (`rules.rs`) and
+//! changed as they decide: the steps the commands share. Reads come
+//! first in each command; once one writes, nothing after it may fail on
+//! what an earlier read could have found (docs/DESIGN.md, "Errors change
+//! nothing").
+
+use crate::error::{Error, Result};
+use crate::expiry::Policy;
+use crate::record::{self, Record, Ttl};
+use crate::rules::{self, Device, PRUNE_BATCH, USER_REFRESH_BATCH};
+use crate::store::Storage;
+use crate::token::Digest;
+
+/// One command's view of the tokens: storage, policy and clock.
+pub struct Tokens<S> {
+    pub store: S,
+    pub policy: Policy,
+    pub now: u64,
+}
+
+/// What a user's index holds, read with each entry's record.
+pub struct Scan {
+    /// Live tokens, oldest created first.
+    pub found: Vec<Device>,
+    /// Members that are no token any more: entry gone, or past max-lifetime.
+    pub dead: Vec<Digest>,
+}
+
+/// A token read from its entry, for a refresh.
+struct Slide {
+    digest: Digest,
+    ttl: Ttl,
+    created: u64,
+    expires: Option<u64>,
+}
+
+impl<S: Storage> Tokens<S> {
+    pub fn new(store: S, policy: Policy, now: u64) -> Self {
+        Tokens { store, policy, now }
+    }
+
+    /// On an importing slot, TRYAGAIN unless the user's index and every
+    /// live token entry it names have arrived; elsewhere, nothing to check.
+    pub fn require_complete(&mut self, user: &[u8], slot: u16) -> Result<()> {
+        if !self.store.importing(slot) {
+            return Ok(());
+        }
+        if self.store.index(user)?.is_none() {
+            return Err(Error::TryAgain);
+        }
+        for (digest, _) in self.members_from(user, self.now as f64, usize::MAX)? {
+            if self.store.entry(slot, &digest)?.is_none() {
+                return Err(Error::TryAgain);
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` members (digests) with a score of at least `min`, with
+    /// their scores. Members that are not digests (not written by the
+    /// module) are skipped.
+    pub fn members_from(
+        &mut self,
+        user: &[u8],
+        min: f64,
+        limit: usize,
+    ) -> Result<Vec<(Digest, f64)>> {
+        let mut out = Vec::new();
+        self.store.members(user, min, f64::INFINITY, &mut |m, s| {
+            if let Ok(d) = Digest::try_from(m) {
+                out.push((d, s));
+            }
+            out.len() < limit
+        })?;
+        Ok(out)
+    }
+
+    /// A token's device: `None` when its entry is gone, `Some(None)` when
+    /// it is past max-lifetime. A value the module did not write is an error.
+    fn device(&mut self, slot: u16, digest: &Digest) -> Result<Option<Option<Device>>> {
+        let Some(e) = self.store.entry(slot, digest)? else {
+            return Ok(None);
+        };
+        let rec = Record::decode(e.value).ok_or(Error::ForeignValue)?;
+        Ok(Some(rules::device(
+            &self.policy,
+            self.now,
+            *digest,
+            &rec,
+            e.expires,
+        )))
+    }
+
+    /// Every live-by-score member with its entry's record: the live
+    /// tokens, oldest created first, and the dead members.
+    pub fn scan(&mut self, user: &[u8], slot: u16) -> Result<Scan> {
+        let mut found = Vec::new();
+        let mut dead = Vec::new();
+        for (digest, _) in self.members_from(user, self.now as f64, usize::MAX)? {
+            match self.device(slot, &digest)?.flatten() {
+                Some(d) => found.push(d),
+                None => dead.push(digest),
+            }
+        }
+        rules::sort_devices(&mut found);
+        Ok(Scan { found, dead })
+    }
+
+    /// Whether the user has a live token, and the dead members met before
+    /// finding one, at most `PRUNE_BATCH`. Reads no record without a
+    /// max-lifetime.
+    pub fn first_live(&mut self, user: &[u8], slot: u16) -> Result<(bool, Vec<Digest>)> {
+        if self.policy.max_lifetime == 0 {
+            let live = !self.members_from(user, self.now as f64, 1)?.is_empty();
+            return Ok((live, Vec::new()));
+        }
+        let mut dead = Vec::new();
+        for (digest, _) in self.members_from(user, self.now as f64, usize::MAX)? {
+            if let Some(Some(_)) = self.device(slot, &digest)? {
+                return Ok((true, dead));
+            }
+            if dead.len() < PRUNE_BATCH {
+                dead.push(digest);
+            }
+        }
+        Ok((false, dead))
+    }
+
+    /// Remove stale index members (`rules::stale`), at most `PRUNE_BATCH`.
+    pub fn prune(&mut self, user: &[u8]) -> Result<()> {
+        let now = self.now;
+        let mut stale: Vec<Vec<u8>> = Vec::new();
+        self.store
+            .members(user, f64::NEG_INFINITY, now as f64, &mut |m, s| {
+                if rules::stale(s, now) {
+                    stale.push(m.to_vec());
+                }
+                stale.len() < PRUNE_BATCH
+            })?;
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let members: Vec<&[u8]> = stale.iter().map(Vec::as_slice).collect();
+        self.store.remove_members(user, &members)
+    }
+
+    /// Keep the index's TTL equal to its longest-lived token's expiry.
+    pub fn sync_index_ttl(&mut self, user: &[u8]) -> Result<()> {
+        let Some(max) = self.store.max_score(user)? else {
+            return Ok(()); // empty: Redis deleted the key with its last member
+        };
+        let want = rules::index_expiry(max);
+        match self.store.index(user)? {
+            Some(info) if info.expires != want => self.store.expire_index(user, want),
+            _ => Ok(()),
+        }
+    }
+
+    /// The same after adding one member expiring at `added`, without a walk.
+    pub fn sync_index_ttl_added(&mut self, user: &[u8], added: Option<u64>) -> Result<()> {
+        let Some(info) = self.store.index(user)? else {
+            return Ok(());
+        };
+        let want = rules::index_expiry_added(info.len, info.expires, added);
+        if info.expires == want {
+            return Ok(());
+        }
+        self.store.expire_index(user, want)
+    }
+
+    /// Delete tokens, entries and index members; returns how many live
+    /// tokens went (one past max-lifetime is dead already and goes
+    /// uncounted). `all` says the digests are every member of the index:
+    /// then the index goes too, in the same `DEL`. Fails (WRONGTYPE) before
+    /// writing anything if the index or an entry holds another type.
+    pub fn remove(&mut self, user: &[u8], slot: u16, digests: &[Digest], all: bool) -> Result<u64> {
+        self.store.index(user)?; // type-checked before any write
+        if digests.is_empty() {
+            return Ok(0);
+        }
+        // Without a max-lifetime no value is read: reading a short string
+        // through the module API reallocates it.
+        let mut dead = 0;
+        if self.policy.max_lifetime > 0 {
+            for digest in digests {
+                if let Ok(Some(None)) = self.device(slot, digest) {
+                    dead += 1;
+                }
+            }
+        }
+        let existed = self.store.delete(slot, digests, all.then_some(user))?;
+        if !all {
+            let members: Vec<&[u8]> = digests.iter().map(|d| &d[..]).collect();
+            self.store.remove_members(user, &members)?;
+            self.sync_index_ttl(user)?;
+        }
+        Ok(existed.saturating_sub(dead) as u64)
+    }
+
+    /// Log tokens out: `remove`, then prune what else went stale.
+    pub fn revoke(&mut self, user: &[u8], slot: u16, digests: &[Digest], all: bool) -> Result<u64> {
+        let removed = self.remove(user, slot, digests, all)?;
+        self.prune(user)?;
+        Ok(removed)
+    }
+
+    /// Record a use of a token now and slide expiries as the policy says:
+    /// the token's own, and in `user` mode up to `USER_REFRESH_BATCH` of
+    /// the user's other tokens, the soonest-expiring first. Returns
+    /// whether an expiry changed. Writes nothing when the user has no
+    /// index (e.g. it has not migrated here yet): never a second one.
+    pub fn refresh(&mut self, user: &[u8], slot: u16, digest: &Digest) -> Result<bool> {
+        if self.store.index(user)?.is_none() {
+            return Ok(false);
+        }
+        // Read everything first, then write.
+        let Some(own) = self.slide(slot, digest)? else {
+            return Ok(false);
+        };
+        let mut slides = vec![own];
+        if rules::refreshes_others(&self.policy) {
+            let others = self.members_from(user, self.now as f64, USER_REFRESH_BATCH + 1)?;
+            for (other, _) in others {
+                if other == *digest || slides.len() > USER_REFRESH_BATCH {
+                    continue;
+                }
+                // Something else at an entry name is not ours to refresh.
+                if let Ok(Some(s)) = self.slide(slot, &other) {
+                    slides.push(s);
+                }
+            }
+        }
+        self.store.patch_entry(
+            slot,
+            digest,
+            record::LAST_USED_OFFSET,
+            &record::u48(self.now),
+        )?;
+        let mut changed = false;
+        for s in &slides {
+            let d = Device {
+                digest: s.digest,
+                created: s.created,
+                last_used: self.now,
+                ttl: s.ttl,
+                name: None,
+                expires: s.expires,
+            };
+            if let Some(next) = rules::refreshed(&self.policy, self.now, &d, s.expires) {
+                self.store.expire_entry(slot, &s.digest, next)?;
+                self.store.add_member(user, &s.digest, next)?;
+                changed = true;
+            }
+        }
+        self.prune(user)?;
+        if changed {
+            self.sync_index_ttl(user)?;
+        }
+        Ok(changed)
+    }
+
+    fn slide(&mut self, slot: u16, digest: &Digest) -> Result<Option<Slide>> {
+        let Some(e) = self.store.entry(slot, digest)? else {
+            return Ok(None);
+        };
+        let Some(rec) = Record::decode(e.value) else {
+            return Ok(None);
+        };
+        Ok(Some(Slide {
+            digest: *digest,
+            ttl: rec.ttl,
+            created: rec.created,
+            expires: e.expires,
+        }))
+    }
+}
