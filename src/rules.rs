@@ -1,5 +1,5 @@
-//! The token lifecycle rules (docs/DESIGN.md, "Expiry and refresh",
-//! "Limits and eviction", "Cost per command"): who is live, what to evict,
+//! The token lifecycle rules (docs/DESIGN.md, "Expiry and refresh"): who
+//! is live, what to evict,
 //! when to refresh, what to prune, what LIST shows. Pure: they take the
 //! policy, the clock and what the store holds, and return what to change;
 //! `tokens.rs` reads the store for them and applies their answers.

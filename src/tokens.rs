@@ -1,8 +1,7 @@
 //! A user's tokens, read from a `Storage` for the rules (`rules.rs`) and
 //! changed as they decide: the steps the commands share. Reads come
 //! first in each command; once one writes, nothing after it may fail on
-//! what an earlier read could have found (docs/DESIGN.md, "Errors change
-//! nothing").
+//! what an earlier read could have found (docs/DESIGN.md, "Commands").
 
 use crate::error::{Error, Result};
 use crate::expiry::Policy;
