@@ -77,16 +77,17 @@ impl<S: Storage> Tokens<S> {
     /// A token's device: `None` when its entry is gone, `Some(None)` when
     /// it is past max-lifetime. A value the module did not write is an error.
     fn device(&mut self, slot: u16, digest: &Digest) -> Result<Option<Option<Device>>> {
-        let Some(e) = self.store.entry(slot, digest)? else {
+        let expires = self.store.entry_expires(slot, digest)?;
+        let Some(value) = self.store.entry(slot, digest)? else {
             return Ok(None);
         };
-        let rec = Record::decode(e.value).ok_or(Error::ForeignValue)?;
+        let rec = Record::decode(value).ok_or(Error::ForeignValue)?;
         Ok(Some(rules::device(
             &self.policy,
             self.now,
             *digest,
             &rec,
-            e.expires,
+            expires,
         )))
     }
 
@@ -259,17 +260,15 @@ impl<S: Storage> Tokens<S> {
     }
 
     fn slide(&mut self, slot: u16, digest: &Digest) -> Result<Option<Slide>> {
-        let Some(e) = self.store.entry(slot, digest)? else {
-            return Ok(None);
-        };
-        let Some(rec) = Record::decode(e.value) else {
+        let expires = self.store.entry_expires(slot, digest)?;
+        let Some(rec) = self.store.entry(slot, digest)?.and_then(Record::decode) else {
             return Ok(None);
         };
         Ok(Some(Slide {
             digest: *digest,
             ttl: rec.ttl,
             created: rec.created,
-            expires: e.expires,
+            expires,
         }))
     }
 }

@@ -39,12 +39,7 @@ pub fn run_expire<S: Storage>(t: &mut Tokens<S>, tok: &[u8]) -> Result<u64> {
     let slot = token::slot_of(tok);
     let digest = token::digest(tok);
     let user = match t.store.entry(slot, &digest)? {
-        Some(e) => Some(
-            Record::decode(e.value)
-                .ok_or(Error::ForeignValue)?
-                .user
-                .to_vec(),
-        ),
+        Some(e) => Some(Record::decode(e).ok_or(Error::ForeignValue)?.user.to_vec()),
         None => None,
     };
     let Some(user) = user else {

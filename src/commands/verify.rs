@@ -87,7 +87,7 @@ pub fn run<'a, S: Storage>(
     let found = match t.store.entry(slot, &digest)? {
         None => None,
         Some(e) => {
-            let rec = Record::decode(e.value).ok_or(Error::ForeignValue)?;
+            let rec = Record::decode(e).ok_or(Error::ForeignValue)?;
             Some(match rules::on_verify(&policy, &rec, now, may_write) {
                 OnVerify::Answer => None,
                 on => Some((on, rec.user.to_vec())),
@@ -129,7 +129,7 @@ fn answer<'a, S: Storage>(
     let Some(e) = t.store.entry(slot, digest)? else {
         return Ok(Verified::Unknown);
     };
-    let rec = Record::decode(e.value).ok_or(Error::ForeignValue)?;
+    let rec = Record::decode(e).ok_or(Error::ForeignValue)?;
     Ok(Verified::User {
         user: Cow::Borrowed(rec.user),
         refreshed: false,

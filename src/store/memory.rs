@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::{IndexInfo, Storage, Stored};
+use super::{IndexInfo, Storage};
 use crate::error::{Error, Result};
 use crate::expiry;
 use crate::keys;
@@ -124,19 +124,19 @@ impl Storage for MemStore {
         self.importing.contains(&slot)
     }
 
-    fn entry(&mut self, slot: u16, digest: &Digest) -> Result<Option<Stored<'_>>> {
+    fn entry(&mut self, slot: u16, digest: &Digest) -> Result<Option<&[u8]>> {
         let name = self.entry_name(slot, digest);
-        match self.live(&name) {
+        match self.live(&name).map(|k| &k.value) {
             None => Ok(None),
-            Some(Key {
-                value: Value::Str(v),
-                expires,
-            }) => Ok(Some(Stored {
-                value: v,
-                expires: *expires,
-            })),
+            Some(Value::Str(v)) => Ok(Some(v)),
             Some(_) => Err(Error::WrongType),
         }
+    }
+
+    fn entry_expires(&mut self, slot: u16, digest: &Digest) -> Result<Option<u64>> {
+        self.entry(slot, digest)?;
+        let name = self.entry_name(slot, digest);
+        Ok(self.live(&name).and_then(|k| k.expires))
     }
 
     fn entry_exists(&mut self, slot: u16, digest: &Digest) -> Result<bool> {

@@ -16,12 +16,6 @@ pub mod redis;
 #[cfg(test)]
 pub mod memory;
 
-/// A token entry as stored: the record bytes and the key's expiry.
-pub struct Stored<'a> {
-    pub value: &'a [u8],
-    pub expires: Option<u64>,
-}
-
 /// A user's index, when it exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IndexInfo {
@@ -41,8 +35,10 @@ pub trait Storage {
     /// missing key may still be on its way (docs/DESIGN.md, "Redis Cluster").
     fn importing(&mut self, slot: u16) -> bool;
 
-    /// A token's entry; `None` when there is none.
-    fn entry(&mut self, slot: u16, digest: &Digest) -> Result<Option<Stored<'_>>>;
+    /// A token's entry value (its record); `None` when there is none.
+    fn entry(&mut self, slot: u16, digest: &Digest) -> Result<Option<&[u8]>>;
+    /// A token entry's expiry (read apart: VERIFY's hit path never needs it).
+    fn entry_expires(&mut self, slot: u16, digest: &Digest) -> Result<Option<u64>>;
     /// Whether a token's entry exists (opened for writing: a command asks
     /// this before creating it).
     fn entry_exists(&mut self, slot: u16, digest: &Digest) -> Result<bool>;

@@ -8,7 +8,7 @@
 
 use std::sync::RwLockReadGuard;
 
-use super::{IndexInfo, Storage, Stored};
+use super::{IndexInfo, Storage};
 use crate::error::{Error, Result};
 use crate::expiry;
 use crate::ffi::{AclUser, Ctx, Kind, ReadKey, WriteKey};
@@ -33,12 +33,14 @@ impl<'c> Open<'c> {
 pub struct RedisStore<'c> {
     ctx: &'c Ctx,
     ns: RwLockReadGuard<'static, Vec<u8>>,
-    acl: Option<AclUser>,
+    /// The caller's ACL user, looked up with the first key opened (a
+    /// malformed token opens none).
+    acl: Option<Option<AclUser>>,
     /// The command may write: every key it opens needs read and update
     /// permission in the caller's ACL (else read).
     writes: bool,
     index: Option<(Vec<u8>, Vec<u8>, Open<'c>)>,
-    entry: Option<(EntryName, Open<'c>)>,
+    entry: Option<((u16, Digest), EntryName, Open<'c>)>,
 }
 
 fn ms(t: u64) -> Vec<u8> {
@@ -50,7 +52,7 @@ impl<'c> RedisStore<'c> {
         RedisStore {
             ctx,
             ns: crate::config::NAMESPACE.read(),
-            acl: ctx.acl_user(),
+            acl: None,
             writes,
             index: None,
             entry: None,
@@ -59,8 +61,9 @@ impl<'c> RedisStore<'c> {
 
     /// Open a key the caller's ACL lets this command use (the key specs
     /// declare no key names, so this is where `~pattern` grants apply).
-    fn open(&self, name: &[u8], write: bool) -> Result<Open<'c>> {
-        let acl = self.acl.as_ref();
+    fn open(&mut self, name: &[u8], write: bool) -> Result<Open<'c>> {
+        let ctx = self.ctx;
+        let acl = self.acl.get_or_insert_with(|| ctx.acl_user()).as_ref();
         let open = if write {
             self.ctx.open_write(acl, name).map(Open::Write)
         } else {
@@ -98,19 +101,19 @@ impl<'c> RedisStore<'c> {
 
     /// A token entry, opened (for writing with `write`) and type-checked.
     fn entry_key(&mut self, slot: u16, digest: &Digest, write: bool) -> Result<&mut Open<'c>> {
-        let name = keys::token_entry(&self.ns, slot, digest);
-        let cached = matches!(&self.entry, Some((n, open))
-            if **n == *name && (!write || matches!(open, Open::Write(_))));
+        let cached = matches!(&self.entry, Some((id, _, open))
+            if *id == (slot, *digest) && (!write || matches!(open, Open::Write(_))));
         if !cached {
             self.entry = None;
+            let name = keys::token_entry(&self.ns, slot, digest);
             let open = self.open(&name, write)?;
             if !matches!(open.key().kind(), Kind::Empty | Kind::String) {
                 return Err(Error::WrongType);
             }
-            self.entry = Some((name, open));
+            self.entry = Some(((slot, *digest), name, open));
         }
         match &mut self.entry {
-            Some((_, open)) => Ok(open),
+            Some((_, _, open)) => Ok(open),
             None => Err(Error::WrongType),
         }
     }
@@ -122,7 +125,7 @@ impl<'c> RedisStore<'c> {
     ) -> Result<(&mut WriteKey<'c>, EntryName)> {
         self.entry_key(slot, digest, true)?;
         match &mut self.entry {
-            Some((name, Open::Write(k))) => Ok((k, *name)),
+            Some((_, name, Open::Write(k))) => Ok((k, *name)),
             _ => Err(Error::WriteRefused),
         }
     }
@@ -140,12 +143,12 @@ impl Storage for RedisStore<'_> {
         crate::cluster::importing(self.ctx, slot)
     }
 
-    fn entry(&mut self, slot: u16, digest: &Digest) -> Result<Option<Stored<'_>>> {
-        let key = self.entry_key(slot, digest, false)?.key();
-        Ok(key.read().map(|value| Stored {
-            value,
-            expires: key.expire_at(),
-        }))
+    fn entry(&mut self, slot: u16, digest: &Digest) -> Result<Option<&[u8]>> {
+        Ok(self.entry_key(slot, digest, false)?.key().read())
+    }
+
+    fn entry_expires(&mut self, slot: u16, digest: &Digest) -> Result<Option<u64>> {
+        Ok(self.entry_key(slot, digest, false)?.key().expire_at())
     }
 
     fn entry_exists(&mut self, slot: u16, digest: &Digest) -> Result<bool> {
