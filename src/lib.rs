@@ -48,7 +48,7 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
     slot::init();
     compat::init(ctx);
     let loaded = config::register(ctx, args).and_then(|()| commands::register(ctx.ctx));
-    stats::register(ctx.ctx);
+    stats::register(ctx);
     match loaded {
         Ok(()) => Status::Ok,
         Err(msg) => {

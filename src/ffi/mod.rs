@@ -12,6 +12,8 @@ use std::ptr;
 use redis_module::{raw, RedisString};
 
 pub mod command;
+pub mod info;
+pub mod server;
 
 /// The one way to reach a module API entry point: `api!(RedisModule_X)` is
 /// an `Option` of the function, `None` where the server lacks it.
