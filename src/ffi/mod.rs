@@ -12,6 +12,7 @@ use std::ptr;
 use redis_module::{raw, RedisString};
 
 pub mod command;
+pub mod config;
 pub mod info;
 pub mod server;
 
