@@ -227,7 +227,7 @@ fn acl_categories_where_the_server_has_them() {
         ] {
             let info = c.cmd(&["COMMAND", "INFO", name]).array();
             let info = info[0].array();
-            if texts(&info[6]).iter().any(|x| *x == want) {
+            if texts(&info[6]).contains(&want) {
                 out.push(name.to_string());
             }
         }
