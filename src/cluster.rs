@@ -14,9 +14,9 @@
 
 use std::sync::Mutex;
 
-use redis_module::{raw, Context, RedisValue};
+use redis_module::raw;
 
-use crate::ffi::Ctx;
+use crate::ffi::{server, Ctx};
 use crate::slot::SLOTS;
 
 const MAX_AGE_MS: u64 = 1000;
@@ -86,15 +86,7 @@ pub fn slot_states(nodes: &str) -> Option<Vec<SlotState>> {
 }
 
 fn fetch(ctx: &Ctx) -> Option<Vec<SlotState>> {
-    let rctx = Context::new(ctx.raw());
-    let text = match rctx.call("CLUSTER", &["NODES"]) {
-        Ok(RedisValue::SimpleString(s)) => s,
-        Ok(RedisValue::BulkString(s)) => s,
-        Ok(RedisValue::StringBuffer(b)) => String::from_utf8_lossy(&b).into_owned(),
-        Ok(RedisValue::VerbatimString((_, b))) => String::from_utf8_lossy(&b).into_owned(),
-        _ => return None,
-    };
-    slot_states(&text)
+    slot_states(&server::cluster_nodes(ctx)?)
 }
 
 /// Whether `slot` may be being imported into this node: not owned here.

@@ -17,10 +17,11 @@
 //! (its redismodule.h, up to the one shipped with redis-module 2.0.8, stops
 //! at `1 << 3`) and may give it another meaning later: never set there.
 
-use std::ffi::CStr;
 use std::os::raw::c_int;
 
-use redis_module::{raw, Context};
+use redis_module::Context;
+
+use crate::ffi::server;
 
 /// Valkey's `VALKEYMODULE_OPTIONS_HANDLE_ATOMIC_SLOT_MIGRATION`.
 pub const VALKEY_HANDLE_ATOMIC_SLOT_MIGRATION: c_int = 1 << 5;
@@ -70,45 +71,14 @@ impl ServerKind {
     }
 }
 
-/// One field of `INFO server`, read through the module API.
-fn server_info_fields(ctx: &Context, fields: &[&CStr]) -> Vec<Option<String>> {
-    let none = || fields.iter().map(|_| None).collect();
-    let (Some(get), Some(field), Some(free)) = (unsafe {
-        (
-            raw::RedisModule_GetServerInfo,
-            raw::RedisModule_ServerInfoGetFieldC,
-            raw::RedisModule_FreeServerInfo,
-        )
-    }) else {
-        return none();
-    };
-    let data = unsafe { get(ctx.ctx, c"server".as_ptr()) };
-    if data.is_null() {
-        return none();
-    }
-    let values = fields
-        .iter()
-        .map(|name| {
-            let value = unsafe { field(data, name.as_ptr()) };
-            (!value.is_null()).then(|| {
-                unsafe { CStr::from_ptr(value) }
-                    .to_string_lossy()
-                    .into_owned()
-            })
-        })
-        .collect();
-    unsafe { free(ctx.ctx, data) };
-    values
-}
-
 /// Which server loaded the module.
 pub fn detect(ctx: &Context) -> ServerKind {
-    let mut info = server_info_fields(ctx, &[c"server_name", c"valkey_version"]).into_iter();
-    let options_all = unsafe { raw::RedisModule_GetModuleOptionsAll }.map(|f| unsafe { f() });
+    let mut info =
+        server::info_fields(ctx, c"server", &[c"server_name", c"valkey_version"]).into_iter();
     ServerKind {
         name: info.next().flatten(),
         valkey_version: info.next().flatten(),
-        options_all,
+        options_all: server::module_options_all(),
     }
 }
 
@@ -117,10 +87,7 @@ pub fn detect(ctx: &Context) -> ServerKind {
 pub fn init(ctx: &Context) {
     let kind = detect(ctx);
     let options = kind.module_options();
-    let set = unsafe { raw::RedisModule_SetModuleOptions };
-    if let (true, Some(set)) = (options != 0, set) {
-        unsafe { set(ctx.ctx, options) };
-    }
+    let opted_in = options != 0 && server::set_module_options(ctx, options);
     // What was found and decided, once per load (no client bytes in it).
     let all = kind.options_all.map_or_else(
         || "no GetModuleOptionsAll".to_string(),
@@ -131,7 +98,7 @@ pub fn init(ctx: &Context) {
             "mtoken: server {} {}, module options known {all}; atomic slot migration {}",
             kind.name.as_deref().unwrap_or("redis"),
             kind.valkey_version.as_deref().unwrap_or(""),
-            if options != 0 && set.is_some() {
+            if opted_in {
                 "supported (opted in)"
             } else {
                 "not used"

@@ -3,96 +3,74 @@
 //! lines in redis.conf, and with `CONFIG SET/GET mtoken.*`. Every value is
 //! validated by Redis (numeric ranges, enum names) or by the setters here.
 
-use std::os::raw::c_int;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU8, Ordering};
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 
 use redis_module::configuration::{
     register_bool_configuration, register_enum_configuration, register_i64_configuration,
     register_string_configuration, ConfigurationContext, ConfigurationFlags, ConfigurationValue,
+    EnumConfigurationValue,
 };
-use redis_module::{enum_configuration, raw, Context, RedisError, RedisString};
+use redis_module::{Context, RedisError, RedisString};
 
+use crate::error::Error;
 use crate::expiry::{Policy, RefreshMode};
+use crate::ffi::config::{self as ffi_config, StringConfig};
 use crate::token;
 
 /// The largest TTL or lifetime in seconds (what a token entry can hold).
 pub const MAX_SECONDS: i64 = u32::MAX as i64;
 
-enum_configuration! {
-    #[allow(non_camel_case_types)]
-    #[derive(Debug, PartialEq, Eq)]
-    pub enum RefreshOnVerify {
-        none = 0,
-        token = 1,
-        user = 2,
+/// `mtoken.refresh-on-verify`: each mode's name. Redis knows a mode by a
+/// number as well, `mode as i32`.
+const REFRESH_MODES: [(&str, RefreshMode); 3] = [
+    ("none", RefreshMode::None),
+    ("token", RefreshMode::Token),
+    ("user", RefreshMode::User),
+];
+const REFRESH_MODE_NAMES: [&str; 3] = [REFRESH_MODES[0].0, REFRESH_MODES[1].0, REFRESH_MODES[2].0];
+
+impl From<RefreshMode> for i32 {
+    fn from(mode: RefreshMode) -> i32 {
+        mode as i32
+    }
+}
+
+impl TryFrom<i32> for RefreshMode {
+    type Error = RedisError;
+
+    fn try_from(n: i32) -> Result<Self, RedisError> {
+        REFRESH_MODES
+            .iter()
+            .map(|&(_, mode)| mode)
+            .find(|&mode| i32::from(mode) == n)
+            .ok_or(RedisError::Str("Value is not supported"))
+    }
+}
+
+impl EnumConfigurationValue for RefreshMode {
+    fn get_options(&self) -> (Vec<String>, Vec<i32>) {
+        REFRESH_MODES
+            .iter()
+            .map(|&(name, mode)| (name.to_string(), i32::from(mode)))
+            .unzip()
     }
 }
 
 /// `mtoken.refresh-on-verify`, readable without a lock on the VERIFY path.
-pub struct ModeConfig(AtomicU8);
+pub struct ModeConfig(AtomicI32);
 
-impl ConfigurationValue<RefreshOnVerify> for ModeConfig {
-    fn get(&self, _: &ConfigurationContext) -> RefreshOnVerify {
-        match self.0.load(Ordering::Relaxed) {
-            0 => RefreshOnVerify::none,
-            2 => RefreshOnVerify::user,
-            _ => RefreshOnVerify::token,
-        }
-    }
-    fn set(&self, _: &ConfigurationContext, val: RefreshOnVerify) -> Result<(), RedisError> {
-        self.0.store(val as u8, Ordering::Relaxed);
-        Ok(())
+impl ModeConfig {
+    pub fn mode(&self) -> RefreshMode {
+        RefreshMode::try_from(self.0.load(Ordering::Relaxed)).unwrap_or(RefreshMode::Token)
     }
 }
 
-/// A string config with a validity check, so CONFIG SET of a bad value
-/// fails with a sentence and leaves the old value in place.
-pub struct StrConfig {
-    value: RwLock<Vec<u8>>,
-    /// The value as Redis reads it: Redis does not free what a string
-    /// config's getter returns, so the module keeps it until the next set.
-    shown: AtomicPtr<raw::RedisModuleString>,
-    check: fn(&[u8]) -> Result<(), &'static str>,
-}
-
-impl StrConfig {
-    pub fn get_bytes(&self) -> Vec<u8> {
-        self.read().clone()
+impl ConfigurationValue<RefreshMode> for ModeConfig {
+    fn get(&self, _: &ConfigurationContext) -> RefreshMode {
+        self.mode()
     }
-
-    /// The value without a copy, for the length of one command.
-    pub fn read(&self) -> RwLockReadGuard<'_, Vec<u8>> {
-        self.value.read().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl ConfigurationValue<RedisString> for StrConfig {
-    fn get(&self, _: &ConfigurationContext) -> RedisString {
-        let mut shown = self.shown.load(Ordering::Relaxed);
-        if shown.is_null() {
-            let owned = RedisString::create_from_slice(std::ptr::null_mut(), &self.get_bytes());
-            shown = owned.inner;
-            std::mem::forget(owned); // kept in `shown`, freed by the next set
-
-            self.shown.store(shown, Ordering::Relaxed);
-        }
-        // The crate hands this pointer to Redis with `take()`: nothing is
-        // freed here, and Redis frees nothing either.
-        RedisString::from_redis_module_string(std::ptr::null_mut(), shown)
-    }
-    fn set(&self, _: &ConfigurationContext, val: RedisString) -> Result<(), RedisError> {
-        let bytes = val.as_slice();
-        (self.check)(bytes).map_err(RedisError::Str)?;
-        let mut guard = self.value.write().unwrap_or_else(|e| e.into_inner());
-        *guard = bytes.to_vec();
-        let old = self.shown.swap(std::ptr::null_mut(), Ordering::Relaxed);
-        if !old.is_null() {
-            drop(RedisString::from_redis_module_string(
-                std::ptr::null_mut(),
-                old,
-            ));
-        }
+    fn set(&self, _: &ConfigurationContext, mode: RefreshMode) -> Result<(), RedisError> {
+        self.0.store(mode.into(), Ordering::Relaxed);
         Ok(())
     }
 }
@@ -123,17 +101,9 @@ pub static REFRESH_INTERVAL: AtomicI64 = AtomicI64::new(60);
 pub static MAX_LIFETIME: AtomicI64 = AtomicI64::new(0);
 pub static MAX_TOKENS: AtomicI64 = AtomicI64::new(0);
 pub static REFRESH_PERSISTENT: AtomicBool = AtomicBool::new(true);
-pub static REFRESH_MODE: ModeConfig = ModeConfig(AtomicU8::new(1));
-pub static NAMESPACE: StrConfig = StrConfig {
-    value: RwLock::new(Vec::new()),
-    shown: AtomicPtr::new(std::ptr::null_mut()),
-    check: check_namespace,
-};
-pub static PREFIX: StrConfig = StrConfig {
-    value: RwLock::new(Vec::new()),
-    shown: AtomicPtr::new(std::ptr::null_mut()),
-    check: check_prefix,
-};
+pub static REFRESH_MODE: ModeConfig = ModeConfig(AtomicI32::new(RefreshMode::Token as i32));
+pub static NAMESPACE: StringConfig = StringConfig::new(check_namespace);
+pub static PREFIX: StringConfig = StringConfig::new(check_prefix);
 
 fn load(v: &AtomicI64) -> u64 {
     v.load(Ordering::Relaxed).max(0) as u64
@@ -143,11 +113,7 @@ fn load(v: &AtomicI64) -> u64 {
 pub fn policy() -> Policy {
     Policy {
         default_ttl: load(&DEFAULT_TTL),
-        refresh: match REFRESH_MODE.0.load(Ordering::Relaxed) {
-            0 => RefreshMode::None,
-            2 => RefreshMode::User,
-            _ => RefreshMode::Token,
-        },
+        refresh: REFRESH_MODE.mode(),
         refresh_persistent: REFRESH_PERSISTENT.load(Ordering::Relaxed),
         refresh_interval: load(&REFRESH_INTERVAL),
         max_lifetime: load(&MAX_LIFETIME),
@@ -171,19 +137,19 @@ const NAMES: [&str; 8] = [
 ];
 
 /// Read `NAME VALUE` pairs from the module arguments.
-pub fn parse_module_args(args: &[RedisString]) -> Result<Vec<(&'static str, String)>, String> {
+pub fn parse_module_args(args: &[RedisString]) -> Result<Vec<(&'static str, String)>, Error> {
     if !args.len().is_multiple_of(2) {
-        return Err("module arguments must be NAME VALUE pairs".into());
+        return Err(Error::ModuleArgsNotPairs);
     }
     let mut out = Vec::new();
     for pair in args.chunks(2) {
         let raw_name = String::from_utf8_lossy(pair[0].as_slice()).to_ascii_lowercase();
         let name = raw_name.strip_prefix("mtoken.").unwrap_or(&raw_name);
         let Some(known) = NAMES.iter().find(|n| **n == name) else {
-            return Err(format!(
-                "unknown module argument '{raw_name}' (known: {})",
-                NAMES.join(", ")
-            ));
+            return Err(Error::UnknownModuleArg {
+                name: raw_name,
+                known: &NAMES,
+            });
         };
         out.push((
             *known,
@@ -193,13 +159,53 @@ pub fn parse_module_args(args: &[RedisString]) -> Result<Vec<(&'static str, Stri
     Ok(out)
 }
 
-fn int_arg(args: &[(&str, String)], name: &str, default: i64) -> Result<i64, String> {
+fn int_arg(args: &[(&str, String)], name: &'static str, default: i64) -> Result<i64, Error> {
     match args.iter().rev().find(|(n, _)| *n == name) {
         None => Ok(default),
-        Some((_, v)) => v
-            .parse::<i64>()
-            .map_err(|_| format!("mtoken.{name} must be a whole number, got '{v}'")),
+        Some((_, v)) => v.parse::<i64>().map_err(|_| Error::ConfigNotNumber {
+            name,
+            value: v.clone(),
+        }),
     }
+}
+
+/// The value of `name` among `accepted`, compared without case.
+fn enum_arg<T: Copy>(
+    args: &[(&str, String)],
+    name: &'static str,
+    default: T,
+    values: &[(&str, T)],
+    accepted: &'static [&'static str],
+) -> Result<T, Error> {
+    let Some((_, given)) = args.iter().rev().find(|(n, _)| *n == name) else {
+        return Ok(default);
+    };
+    values
+        .iter()
+        .find(|(v, _)| v.eq_ignore_ascii_case(given))
+        .map(|&(_, value)| value)
+        .ok_or_else(|| Error::ConfigBadEnum {
+            name,
+            value: given.clone(),
+            accepted,
+        })
+}
+
+/// A string config's value given at load, checked as CONFIG SET checks it.
+/// (Checked here too: the crate turns the default into a C string, and a
+/// NUL in it would panic during load.)
+fn string_arg<'a>(
+    args: &'a [(&str, String)],
+    name: &str,
+    default: &'a str,
+    check: fn(&[u8]) -> Result<(), &'static str>,
+) -> Result<&'a str, Error> {
+    let value = str_arg(args, name, default);
+    check(value.as_bytes()).map_err(|reason| Error::ConfigInvalid {
+        value: value.to_string(),
+        reason,
+    })?;
+    Ok(value)
 }
 
 fn str_arg<'a>(args: &'a [(&str, String)], name: &str, default: &'a str) -> &'a str {
@@ -211,7 +217,7 @@ fn str_arg<'a>(args: &'a [(&str, String)], name: &str, default: &'a str) -> &'a 
 
 /// Register every config, taking defaults from the module arguments, then let
 /// Redis apply redis.conf lines and validate everything.
-pub fn register(ctx: &Context, args: &[RedisString]) -> Result<(), String> {
+pub fn register(ctx: &Context, args: &[RedisString]) -> Result<(), Error> {
     let args = parse_module_args(args)?;
     let flags = || ConfigurationFlags::DEFAULT;
     let ints: [(&str, &'static AtomicI64, i64, i64); 4] = [
@@ -224,24 +230,24 @@ pub fn register(ctx: &Context, args: &[RedisString]) -> Result<(), String> {
         let value = int_arg(&args, name, default)?;
         // Redis checks CONFIG SET against min/max, but not the default.
         if !(0..=max).contains(&value) {
-            return Err(format!(
-                "mtoken.{name} must be between 0 and {max}, got {value}"
-            ));
+            return Err(Error::ConfigOutOfRange {
+                name,
+                value,
+                min: 0,
+                max,
+            });
         }
         register_i64_configuration(ctx, name, var, value, 0, max, flags(), None);
     }
-    let persistent = match str_arg(&args, "refresh-persistent", "yes")
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "yes" | "true" | "1" => true,
-        "no" | "false" | "0" => false,
-        other => {
-            return Err(format!(
-                "mtoken.refresh-persistent must be yes or no, got '{other}'"
-            ))
-        }
-    };
+    let yes_no = [
+        ("yes", true),
+        ("true", true),
+        ("1", true),
+        ("no", false),
+        ("false", false),
+        ("0", false),
+    ];
+    let persistent = enum_arg(&args, "refresh-persistent", true, &yes_no, &["yes", "no"])?;
     register_bool_configuration(
         ctx,
         "refresh-persistent",
@@ -250,39 +256,19 @@ pub fn register(ctx: &Context, args: &[RedisString]) -> Result<(), String> {
         flags(),
         None,
     );
-    let mode = match str_arg(&args, "refresh-on-verify", "token")
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "none" => RefreshOnVerify::none,
-        "token" => RefreshOnVerify::token,
-        "user" => RefreshOnVerify::user,
-        other => {
-            return Err(format!(
-                "mtoken.refresh-on-verify must be none, token or user, got '{other}'"
-            ))
-        }
-    };
+    let mode = enum_arg(
+        &args,
+        "refresh-on-verify",
+        RefreshMode::Token,
+        &REFRESH_MODES,
+        &REFRESH_MODE_NAMES,
+    )?;
     register_enum_configuration(ctx, "refresh-on-verify", &REFRESH_MODE, mode, flags(), None);
-    // Checked here too: the crate turns the default into a C string, and a
-    // NUL in it would panic during load.
-    let ns = str_arg(&args, "namespace", "mtoken");
-    check_namespace(ns.as_bytes())?;
+    let ns = string_arg(&args, "namespace", "mtoken", check_namespace)?;
     register_string_configuration(ctx, "namespace", &NAMESPACE, ns, flags(), None);
-    let prefix = str_arg(&args, "token-prefix", "mt_");
-    check_prefix(prefix.as_bytes())?;
+    let prefix = string_arg(&args, "token-prefix", "mt_", check_prefix)?;
     register_string_configuration(ctx, "token-prefix", &PREFIX, prefix, flags(), None);
-
-    let loaded = match unsafe { raw::RedisModule_LoadConfigs } {
-        Some(f) => unsafe { f(ctx.ctx) },
-        None => {
-            return Err("this Redis has no module configs (Redis 7.0 or newer is needed)".into())
-        }
-    };
-    if loaded != raw::REDISMODULE_OK as c_int {
-        return Err("a config value was refused (see the line above)".into());
-    }
-    Ok(())
+    ffi_config::load(ctx)
 }
 
 #[cfg(test)]
@@ -305,5 +291,88 @@ mod tests {
         assert!(check_prefix(b"").is_ok());
         assert!(check_prefix(b"mt-").is_err());
         assert!(check_prefix(b"%s").is_err());
+    }
+
+    #[test]
+    fn refresh_modes_round_trip_through_their_numbers() {
+        let (names, numbers) = RefreshMode::Token.get_options();
+        assert_eq!(names, ["none", "token", "user"]);
+        for ((name, mode), n) in REFRESH_MODES.iter().zip(numbers) {
+            assert_eq!(RefreshMode::try_from(n).ok(), Some(*mode), "{name}");
+            assert_eq!(i32::from(*mode), n);
+        }
+        assert!(RefreshMode::try_from(3).is_err());
+        assert!(RefreshMode::try_from(-1).is_err());
+    }
+
+    fn given(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+        pairs.iter().map(|&(n, v)| (n, v.to_string())).collect()
+    }
+
+    #[test]
+    fn module_arg_values_are_checked_and_the_error_names_them() {
+        let args = given(&[
+            ("default-ttl", "soon"),
+            ("refresh-on-verify", "Sometimes"),
+            ("namespace", "a{b"),
+        ]);
+        let e = int_arg(&args, "default-ttl", 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "mtoken.default-ttl must be a whole number, got 'soon'"
+        );
+        let e = enum_arg(
+            &args,
+            "refresh-on-verify",
+            RefreshMode::Token,
+            &REFRESH_MODES,
+            &REFRESH_MODE_NAMES,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "mtoken.refresh-on-verify must be none, token or user, got 'Sometimes'"
+        );
+        let e = string_arg(&args, "namespace", "mtoken", check_namespace).unwrap_err();
+        assert!(e.to_string().starts_with("mtoken.namespace may hold only"));
+        assert!(e.to_string().ends_with("got 'a{b'"));
+        let e = Error::ConfigOutOfRange {
+            name: "max-tokens-per-user",
+            value: -1,
+            min: 0,
+            max: 1_000_000,
+        };
+        assert_eq!(
+            e.to_string(),
+            "mtoken.max-tokens-per-user must be between 0 and 1000000, got -1"
+        );
+    }
+
+    #[test]
+    fn module_arg_values_default_and_ignore_case() {
+        let args = given(&[("refresh-on-verify", "USER"), ("refresh-on-verify", "none")]);
+        // The last of repeated names wins, as in redis.conf.
+        let mode = enum_arg(
+            &args,
+            "refresh-on-verify",
+            RefreshMode::Token,
+            &REFRESH_MODES,
+            &REFRESH_MODE_NAMES,
+        );
+        assert_eq!(mode, Ok(RefreshMode::None));
+        let args = given(&[("refresh-on-verify", "USER")]);
+        let mode = enum_arg(
+            &args,
+            "refresh-on-verify",
+            RefreshMode::Token,
+            &REFRESH_MODES,
+            &REFRESH_MODE_NAMES,
+        );
+        assert_eq!(mode, Ok(RefreshMode::User));
+        assert_eq!(int_arg(&[], "default-ttl", 7), Ok(7));
+        assert_eq!(
+            string_arg(&[], "token-prefix", "mt_", check_prefix),
+            Ok("mt_")
+        );
     }
 }

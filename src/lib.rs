@@ -49,13 +49,13 @@ pub const VERSION_NUMBER: i32 = {
 fn init(ctx: &Context, args: &[RedisString]) -> Status {
     slot::init();
     compat::init(ctx);
-    let loaded = config::register(ctx, args).and_then(|()| commands::register(ctx.ctx));
-    stats::register(ctx.ctx);
+    let loaded = config::register(ctx, args).and_then(|()| commands::register(ctx));
+    stats::register(ctx);
     match loaded {
         Ok(()) => Status::Ok,
-        Err(msg) => {
+        Err(e) => {
             // RedisModule_Log takes a printf format: never pass a bare '%'.
-            ctx.log_warning(&format!("mtoken: {msg}").replace('%', "%%"));
+            ctx.log_warning(&format!("mtoken: {e}").replace('%', "%%"));
             Status::Err
         }
     }

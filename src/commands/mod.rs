@@ -273,7 +273,7 @@ pub const COMMANDS: [Command; 7] = [
 ];
 
 /// `ctx` is the module-load context Redis passed to `RedisModule_OnLoad`.
-pub fn register(ctx: *mut raw::RedisModuleCtx) -> std::result::Result<(), String> {
+pub fn register(ctx: &redis_module::Context) -> Result<()> {
     let own_category =
         command::has_acl_categories() && command::add_acl_category(ctx, ACL_CATEGORY);
     for c in &COMMANDS {

@@ -6,11 +6,14 @@
 //! our own 7.4 / Valkey 8 (`AddACLCategory`). Each is used only when the
 //! server has it (docs/DESIGN.md, "Servers").
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int};
-use std::ptr;
+use std::ptr::{self, NonNull};
 
-use redis_module::raw;
+use redis_module::{raw, Context};
+
+use super::api;
+use crate::error::Error;
 
 /// A command's entry point as Redis calls it.
 pub type EntryPoint =
@@ -59,125 +62,166 @@ fn cstr_or_null(s: Option<&'static CStr>) -> *const c_char {
 
 /// Add an ACL category of the module's own; false where the server has no
 /// such API (before Redis 7.4 / Valkey 8).
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
-pub fn add_acl_category(ctx: *mut raw::RedisModuleCtx, name: &CStr) -> bool {
-    // SAFETY: the entry point is filled in by the server at load, and
-    // `ctx` is the load context the server passed to OnLoad.
-    match unsafe { raw::RedisModule_AddACLCategory } {
-        Some(f) => (unsafe { f(ctx, name.as_ptr()) }) == raw::REDISMODULE_OK as c_int,
-        None => false,
-    }
+pub fn add_acl_category(ctx: &Context, name: &CStr) -> bool {
+    let Some(add) = api!(RedisModule_AddACLCategory) else {
+        return false;
+    };
+    // SAFETY: `ctx` is the load context the server passed to OnLoad, live
+    // for the call; `name` is NUL-terminated and copied by the server.
+    (unsafe { add(ctx.ctx, name.as_ptr()) }) == raw::REDISMODULE_OK as c_int
 }
 
 /// Whether the server lets a module put its commands in ACL categories.
 pub fn has_acl_categories() -> bool {
-    // SAFETY: reading a function pointer the server filled in at load.
-    unsafe { raw::RedisModule_SetCommandACLCategories }.is_some()
+    api!(RedisModule_SetCommandACLCategories).is_some()
 }
 
 /// Create the command, then describe it. `categories` is the final
-/// category list for this server (may be empty).
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
-pub fn register(
-    ctx: *mut raw::RedisModuleCtx,
-    def: &CommandDef,
-    categories: &str,
-) -> Result<(), String> {
-    let name = def.name.to_string_lossy();
-    // SAFETY: API entry points are filled in at load; every pointer passed
-    // is a NUL-terminated string or struct that outlives the call (the
-    // server copies what it keeps).
-    unsafe {
-        let create =
-            raw::RedisModule_CreateCommand.ok_or("RedisModule_CreateCommand is missing")?;
-        if create(
-            ctx,
+/// category list for this server (may be empty). `ctx` is the load context.
+pub fn register(ctx: &Context, def: &CommandDef, categories: &str) -> Result<(), Error> {
+    let create = api!(RedisModule_CreateCommand).ok_or(Error::ApiMissing {
+        name: "RedisModule_CreateCommand",
+    })?;
+    // SAFETY: `ctx` is the load context, live for the call; name and flags
+    // are NUL-terminated and copied by the server; `def.entry` is an
+    // `extern "C"` function of the signature the server calls, for the
+    // life of the module.
+    let created = unsafe {
+        create(
+            ctx.ctx,
             def.name.as_ptr(),
             Some(def.entry),
             def.flags.as_ptr(),
             1,
             1,
             1,
-        ) != raw::REDISMODULE_OK as c_int
-        {
-            return Err(format!("could not register {name}"));
-        }
-        let command = match raw::RedisModule_GetCommand {
-            Some(get) => get(ctx, def.name.as_ptr()),
-            None => ptr::null_mut(),
-        };
-        if command.is_null() {
-            return Err(format!("could not look up {name} after registering it"));
-        }
-        set_info(command, def).map_err(|()| format!("could not describe {name}"))?;
-        if !categories.is_empty() {
-            if let Some(set) = raw::RedisModule_SetCommandACLCategories {
-                let c = std::ffi::CString::new(categories)
-                    .map_err(|_| format!("bad ACL categories for {name}"))?;
-                if set(command, c.as_ptr()) != raw::REDISMODULE_OK as c_int {
-                    return Err(format!("could not set the ACL categories of {name}"));
-                }
-            }
-        }
+        )
+    };
+    if created != raw::REDISMODULE_OK as c_int {
+        return Err(Error::CommandNotRegistered { command: def.name });
+    }
+    let command =
+        Command::find(ctx, def.name).ok_or(Error::CommandNotFound { command: def.name })?;
+    if !command.set_info(def) {
+        return Err(Error::CommandNotDescribed { command: def.name });
+    }
+    if !categories.is_empty() && !command.set_categories(categories) {
+        return Err(Error::AclCategoriesRefused {
+            command: def.name,
+            categories: categories.to_string(),
+        });
     }
     Ok(())
 }
 
-/// `RedisModule_SetCommandInfo`: arity, one key spec for argument 1, docs.
-unsafe fn set_info(command: *mut raw::RedisModuleCommand, def: &CommandDef) -> Result<(), ()> {
-    let Some(set) = raw::RedisModule_SetCommandInfo else {
-        return Ok(()); // nothing to describe with: the legacy key range stands
-    };
-    // Version 1 of the structs, with this build's sizes: a server reads
-    // each array with the stride given here.
-    let version = raw::RedisModuleCommandInfoVersion {
-        version: 1,
-        sizeof_historyentry: std::mem::size_of::<raw::RedisModuleCommandHistoryEntry>(),
-        sizeof_keyspec: std::mem::size_of::<raw::RedisModuleCommandKeySpec>(),
-        sizeof_arg: std::mem::size_of::<raw::RedisModuleCommandArg>(),
-    };
-    // SAFETY: all-zero is the documented terminator of both arrays and a
-    // valid value of these plain C structs.
-    let mut specs: [raw::RedisModuleCommandKeySpec; 2] = std::mem::zeroed();
-    specs[0].flags = def.key_flags as u64;
-    specs[0].begin_search_type = raw::RedisModuleKeySpecBeginSearchType_REDISMODULE_KSPEC_BS_INDEX;
-    specs[0].bs.index.pos = 1;
-    specs[0].find_keys_type = raw::RedisModuleKeySpecFindKeysType_REDISMODULE_KSPEC_FK_RANGE;
-    specs[0].fk.range.lastkey = 0;
-    specs[0].fk.range.keystep = 1;
-    specs[0].fk.range.limit = 0;
+/// A command of this module the server knows; only made by `find`.
+struct Command(NonNull<raw::RedisModuleCommand>);
 
-    let mut args: Vec<raw::RedisModuleCommandArg> = Vec::with_capacity(def.args.len() + 1);
-    for a in def.args {
-        let mut arg: raw::RedisModuleCommandArg = std::mem::zeroed();
-        arg.name = a.name.as_ptr();
-        arg.type_ = match a.kind {
-            ArgType::Key => raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_KEY,
-            ArgType::String => raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_STRING,
-            ArgType::Integer => raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_INTEGER,
-        };
-        arg.key_spec_index = if a.kind == ArgType::Key { 0 } else { -1 };
-        arg.token = cstr_or_null(a.token);
-        arg.flags = if a.optional {
-            raw::REDISMODULE_CMD_ARG_OPTIONAL as c_int
-        } else {
-            raw::REDISMODULE_CMD_ARG_NONE as c_int
-        };
-        args.push(arg);
+impl Command {
+    /// The command called `name`, created by this module with `ctx`.
+    fn find(ctx: &Context, name: &CStr) -> Option<Command> {
+        let get = api!(RedisModule_GetCommand)?;
+        // SAFETY: `ctx` is the load context, `name` NUL-terminated; the
+        // result is null or a command that lives as long as the module.
+        NonNull::new(unsafe { get(ctx.ctx, name.as_ptr()) }).map(Command)
     }
-    args.push(std::mem::zeroed());
 
-    let mut info: raw::RedisModuleCommandInfo = std::mem::zeroed();
-    info.version = &version;
-    info.summary = def.summary.as_ptr();
-    info.complexity = def.complexity.as_ptr();
-    info.since = def.since.as_ptr();
-    info.arity = def.arity as c_int;
-    info.key_specs = specs.as_mut_ptr();
-    info.args = args.as_mut_ptr();
-    if set(command, &info) == raw::REDISMODULE_OK as c_int {
-        Ok(())
-    } else {
-        Err(())
+    /// `RedisModule_SetCommandACLCategories`, where the server has it
+    /// (else the command keeps the categories its flags imply): false when
+    /// refused.
+    fn set_categories(&self, categories: &str) -> bool {
+        let Some(set) = api!(RedisModule_SetCommandACLCategories) else {
+            return true;
+        };
+        let Ok(c) = CString::new(categories) else {
+            return false;
+        };
+        // SAFETY: `self.0` is a live command (see `find`); `c` is
+        // NUL-terminated and outlives the call, which copies what it keeps.
+        (unsafe { set(self.0.as_ptr(), c.as_ptr()) }) == raw::REDISMODULE_OK as c_int
     }
+
+    /// `RedisModule_SetCommandInfo`: arity, one key spec for argument 1,
+    /// docs; false when refused. Where the server lacks it, the legacy key
+    /// range given at creation stands.
+    fn set_info(&self, def: &CommandDef) -> bool {
+        let Some(set) = api!(RedisModule_SetCommandInfo) else {
+            return true;
+        };
+        // Version 1 of the structs, with this build's sizes: a server reads
+        // each array with the stride given here.
+        let version = raw::RedisModuleCommandInfoVersion {
+            version: 1,
+            sizeof_historyentry: std::mem::size_of::<raw::RedisModuleCommandHistoryEntry>(),
+            sizeof_keyspec: std::mem::size_of::<raw::RedisModuleCommandKeySpec>(),
+            sizeof_arg: std::mem::size_of::<raw::RedisModuleCommandArg>(),
+        };
+        // The second spec, all zero, ends the array.
+        let mut specs: [raw::RedisModuleCommandKeySpec; 2] = [zeroed(), zeroed()];
+        specs[0].flags = def.key_flags as u64;
+        specs[0].begin_search_type =
+            raw::RedisModuleKeySpecBeginSearchType_REDISMODULE_KSPEC_BS_INDEX;
+        specs[0].bs.index.pos = 1;
+        specs[0].find_keys_type = raw::RedisModuleKeySpecFindKeysType_REDISMODULE_KSPEC_FK_RANGE;
+        specs[0].fk.range.lastkey = 0;
+        specs[0].fk.range.keystep = 1;
+        specs[0].fk.range.limit = 0;
+
+        let mut args: Vec<raw::RedisModuleCommandArg> = Vec::with_capacity(def.args.len() + 1);
+        for a in def.args {
+            let mut arg: raw::RedisModuleCommandArg = zeroed();
+            arg.name = a.name.as_ptr();
+            arg.type_ = match a.kind {
+                ArgType::Key => raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_KEY,
+                ArgType::String => raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_STRING,
+                ArgType::Integer => raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_INTEGER,
+            };
+            arg.key_spec_index = if a.kind == ArgType::Key { 0 } else { -1 };
+            arg.token = cstr_or_null(a.token);
+            arg.flags = if a.optional {
+                raw::REDISMODULE_CMD_ARG_OPTIONAL as c_int
+            } else {
+                raw::REDISMODULE_CMD_ARG_NONE as c_int
+            };
+            args.push(arg);
+        }
+        args.push(zeroed()); // ends the array
+
+        let mut info: raw::RedisModuleCommandInfo = zeroed();
+        info.version = &version;
+        info.summary = def.summary.as_ptr();
+        info.complexity = def.complexity.as_ptr();
+        info.since = def.since.as_ptr();
+        info.arity = def.arity as c_int;
+        info.key_specs = specs.as_mut_ptr();
+        info.args = args.as_mut_ptr();
+        // SAFETY: `self.0` is a live command (see `find`); `info` and every
+        // array and string it points to outlive the call, the arrays end
+        // with an all-zero element and have the strides `version` states,
+        // and the server copies what it keeps.
+        (unsafe { set(self.0.as_ptr(), &info) }) == raw::REDISMODULE_OK as c_int
+    }
+}
+
+/// The C structs of `RedisModule_SetCommandInfo`, valid all-zero: null
+/// pointers, zero numbers and enum values, no flags (the server's
+/// "unset").
+///
+/// # Safety
+/// Implement only for structs whose every field (through unions and
+/// arrays) is an integer, a raw pointer or an `Option` of a function
+/// pointer.
+unsafe trait Zeroable {}
+
+// SAFETY: bindgen structs of integers (enums are `u32` aliases) and raw
+// pointers, and for key specs unions of such structs.
+unsafe impl Zeroable for raw::RedisModuleCommandKeySpec {}
+// SAFETY: as above: integers and raw pointers only.
+unsafe impl Zeroable for raw::RedisModuleCommandArg {}
+// SAFETY: as above: integers and raw pointers only.
+unsafe impl Zeroable for raw::RedisModuleCommandInfo {}
+
+fn zeroed<T: Zeroable>() -> T {
+    // SAFETY: all-zero bytes are a valid `T` (the `Zeroable` contract).
+    unsafe { std::mem::zeroed() }
 }

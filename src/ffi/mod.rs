@@ -13,8 +13,11 @@ use std::os::raw::{c_char, c_int};
 use redis_module::{raw, RedisString};
 
 pub mod command;
+pub mod config;
+pub mod info;
 pub mod key;
 mod reply;
+pub mod server;
 
 pub use key::{Kind, ReadKey, WriteKey};
 
