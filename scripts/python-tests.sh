@@ -35,4 +35,5 @@ fi
 "${pip[@]}" install --no-deps --force-reinstall "$root/clients/python" || exit 1
 
 cd "$root/clients/python"
-MTOKEN_MODULE="$so" "$venv/bin/python" -m pytest tests -p no:cacheprovider "$@"
+# No path given: pytest runs testpaths (tests/); with paths, just those.
+MTOKEN_MODULE="$so" "$venv/bin/python" -m pytest -p no:cacheprovider "$@"
