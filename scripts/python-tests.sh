@@ -28,11 +28,20 @@ pip=("$venv/bin/python" -m pip -q --disable-pip-version-check)
 if "${pip[@]}" show mtoken >/dev/null 2>&1; then
   "${pip[@]}" uninstall -y mtoken || exit 1
 fi
-# Dependencies first (Django 4.2 LTS or 5.x, DRF 3.15+), then the package
-# itself, reinstalled every run so the tests see the current source. The
-# build backend (hatchling) writes nothing into clients/python/.
+# The README's install line (the package and its drf extra: Django 4.2 LTS
+# or 5.x, DRF 3.15+), then the package again, reinstalled every run so the
+# tests see the current source. The build backend (hatchling) builds from
+# the tree without writing to it: checked below, ignored files included.
+tree_state() { git -C "$root" status --porcelain --ignored -- clients/python 2>/dev/null | grep -v '__pycache__/$'; }
+before=$(tree_state)
 "${pip[@]}" install "$root/clients/python[drf]" 'pytest>=7.4' 'pytest-django>=4.5' || exit 1
 "${pip[@]}" install --no-deps --force-reinstall "$root/clients/python" || exit 1
+if [ "$(tree_state)" != "$before" ]; then
+  echo "python-tests: pip install wrote into the checkout:" >&2
+  diff <(echo "$before") <(tree_state) >&2
+  exit 1
+fi
 
 cd "$root/clients/python"
-MTOKEN_MODULE="$so" "$venv/bin/python" -m pytest tests -p no:cacheprovider "$@"
+# No path given: pytest runs testpaths (tests/); with paths, just those.
+MTOKEN_MODULE="$so" "$venv/bin/python" -m pytest -p no:cacheprovider "$@"

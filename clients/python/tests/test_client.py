@@ -191,3 +191,18 @@ def test_list_is_oldest_first(client):
     wait_until("the clock to move", lambda: now_utc() > d.created + dt.timedelta(milliseconds=5))
     new, _ = client.create("alice")
     assert [x.id for x in client.list("alice")] == [mtoken.token_id(old), mtoken.token_id(new)]
+
+
+def test_ttl_and_device_read_a_tokens_expiry_without_writing(r, client):
+    r.config_set("mtoken.refresh-interval", 0)
+    short, _ = client.create("alice", ttl=100, name="phone")
+    forever, _ = client.create("alice", ttl=0)
+    r.config_resetstat()
+    assert 95 <= client.ttl(short) <= 100
+    assert client.ttl(forever) is None
+    d = client.device(short)
+    assert (d.id, d.name) == (mtoken.token_id(short), "phone")
+    assert "cmdstat_mtoken.verify" not in r.info("commandstats")  # VERIFY_RO: no slide
+    client.expire(short)
+    assert client.ttl(short) == 0 and client.device(short) is None
+    assert client.ttl("mt_not_a_token") == 0

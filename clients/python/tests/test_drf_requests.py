@@ -213,3 +213,22 @@ def test_the_logout_views_need_a_token(alice):
     for url in ("/auth/logout/", "/auth/logoutall/", "/auth/logoutothers/"):
         assert c.post(url).status_code == 401
     assert c.get("/auth/devices/").status_code == 401
+
+
+def test_transition_accepts_old_and_new_tokens_and_logs_each_out(alice):
+    # /me-transition/ authenticates with TransitionAuthentication, DRF's own
+    # database tokens standing in for the seed's (tests/urls.py).
+    from rest_framework.authtoken.models import Token
+
+    def me_t(key):
+        return as_token(key).get("/me-transition/")
+
+    old = Token.objects.create(user=alice).key
+    new = login("alice", "pw-alice").json()["token"]
+    assert me_t(old).json() == {"username": "alice"}
+    assert me_t(new).json() == {"username": "alice"}
+    assert me_t("not-a-token").status_code == 401
+    assert me_t(new[:-1]).status_code == 401
+    MultiToken.expire_token(new)
+    assert me_t(new).status_code == 401
+    assert me_t(old).status_code == 200

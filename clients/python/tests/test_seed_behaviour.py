@@ -1,33 +1,76 @@
 """The seed's own test list (djforge-redis-multitokens), through
-mtoken.drf.MultiToken on a live server with the module.
+mtoken.drf.MultiToken on a live server with the module, under each way the
+migration guide (README.md, "Migrating from djforge-redis-multitokens")
+documents to configure it:
 
-Where the seed inspected its cache (a user's pickled hash list, one key per
-hash), these tests inspect the module's keys: the user index (a sorted set of
-token digests) and one entry per token, both in the user's slot.
+- ``settings_table``: settings.MTOKEN holds the guide's settings table, row
+  by row, and nothing else (the package writes the server configs);
+- ``server_configs_by_hand``: the server configs set as the guide's load line
+  says, and ``APPLY_SERVER_CONFIG = False`` (the package checks them).
+
+Every test here runs under both. Where the seed inspected its cache (a
+user's pickled hash list, one key per hash), these tests inspect the
+module's keys: the user index (a sorted set of token digests) and one entry
+per token, both in the user's slot. Where the seed mocked its settings, they
+use Django's override_settings (pytest-django's ``settings``). Where the
+seed called ``reset_tokens_ttl``, they make an authenticated request: that
+is what called it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ImproperlyConfigured
+from rest_framework.test import APIClient
 
-from mtoken.drf import MultiToken, get_client, mtoken_settings
+from mtoken.drf import MultiToken, get_client
+from tests.servers import wait_until
 
 User = get_user_model()
 
 pytestmark = pytest.mark.django_db
 
+# The guide's load line: each seed setting's module config, written by hand.
+REFRESH_ON_VERIFY = {True: "user", False: "none"}
+
+
+@pytest.fixture(params=["settings_table", "server_configs_by_hand"])
+def seed(request, settings, r, redis_server):
+    """Configure mtoken the way the guide says, from the seed's settings
+    (TIMEOUT, RESET_TOKEN_TTL_ON_USER_LOG_IN, OVERWRITE_NONE_TTL); call the
+    returned function again to change them, as a redeploy would."""
+
+    def configure(TIMEOUT=None, RESET_TOKEN_TTL_ON_USER_LOG_IN=True, OVERWRITE_NONE_TTL=True):
+        table = {
+            "REDIS_URL": redis_server.url,
+            "TIMEOUT": TIMEOUT,
+            "RESET_TOKEN_TTL_ON_USER_LOG_IN": RESET_TOKEN_TTL_ON_USER_LOG_IN,
+            "OVERWRITE_NONE_TTL": OVERWRITE_NONE_TTL,
+        }
+        if request.param == "server_configs_by_hand":
+            r.config_set("mtoken.default-ttl", TIMEOUT or 0)
+            refresh = REFRESH_ON_VERIFY[RESET_TOKEN_TTL_ON_USER_LOG_IN]
+            r.config_set("mtoken.refresh-on-verify", refresh)
+            r.config_set("mtoken.refresh-persistent", "yes" if OVERWRITE_NONE_TTL else "no")
+            r.config_set("mtoken.refresh-interval", 0)
+            table["APPLY_SERVER_CONFIG"] = False
+        settings.MTOKEN = table
+        get_client()  # start-up: configs applied, or checked
+
+    configure()
+    return configure
+
 
 @pytest.fixture
-def user(mtoken_conf):
+def user(seed):
     return User.objects.create_user("tester", password="pw")
 
 
 @pytest.fixture
-def user2(mtoken_conf):
+def user2(seed):
     return User.objects.create_user("tester2", password="pw")
 
 
@@ -49,6 +92,14 @@ def ttl_of(r, key):
     t = r.ttl(key)
     assert t != -2, f"{key!r} does not exist"
     return None if t == -1 else t
+
+
+def authenticated_request(token):
+    """What triggered the seed's reset_tokens_ttl: a request that
+    CachedTokenAuthentication lets in."""
+    c = APIClient()
+    c.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert c.get("/me/").status_code == 200
 
 
 # --- create_token -----------------------------------------------------------
@@ -186,6 +237,16 @@ def test_expire_all_tokens_of_a_user_without_tokens_does_not_crash(user):
     assert MultiToken.expire_all_tokens(user) == 0
 
 
+def test_get_user_from_token_renews_nothing(r, seed, user):
+    seed(TIMEOUT=500)
+    token, _ = MultiToken.create_token(user)
+    seed(TIMEOUT=1000)
+    r.config_resetstat()
+    assert MultiToken.get_user_from_token(token.key) == user
+    assert ttl_of(r, entry_key(r, user, token)) <= 500
+    assert "cmdstat_mtoken.verify" not in r.info("commandstats")  # VERIFY_RO only
+
+
 # --- TTL: TIMEOUT, RESET_TOKEN_TTL_ON_USER_LOG_IN, OVERWRITE_NONE_TTL --------
 
 
@@ -193,47 +254,48 @@ def test_without_timeout_keys_never_expire(r, user):
     token, _ = MultiToken.create_token(user)
     assert ttl_of(r, index_key(r, user)) is None
     assert ttl_of(r, entry_key(r, user, token)) is None
+    assert MultiToken.ttl(token) is None
 
 
-def test_timeout_1000_gives_both_keys_a_ttl_of_about_1000(r, mtoken_conf, user):
-    mtoken_conf(TIMEOUT=1000)
+def test_timeout_1000_gives_both_keys_a_ttl_of_about_1000(r, seed, user):
+    seed(TIMEOUT=1000)
     token, _ = MultiToken.create_token(user)
     assert 995 <= ttl_of(r, index_key(r, user)) <= 1000
     assert 995 <= ttl_of(r, entry_key(r, user, token)) <= 1000
+    assert 995 <= MultiToken.ttl(token) <= 1000
 
 
-def seed_policy(mtoken_conf, **values):
-    """The seed's settings, applied to the server, refreshing on every request."""
-    mtoken_conf(APPLY_SERVER_CONFIG=True, REFRESH_INTERVAL=0, **values)
-    get_client()  # the configs are written when the client is built
-
-
-def test_reset_with_overwrite_none_ttl_gives_immortal_tokens_a_ttl(r, mtoken_conf, user):
-    seed_policy(mtoken_conf, TIMEOUT=None)
+def test_reset_with_overwrite_none_ttl_gives_immortal_tokens_a_ttl(r, seed, user):
     token, _ = MultiToken.create_token(user)
     assert ttl_of(r, entry_key(r, user, token)) is None
-    seed_policy(mtoken_conf, TIMEOUT=1000, OVERWRITE_NONE_TTL=True)
-    MultiToken.get_user_from_token(token.key)  # an authenticated request
+    seed(TIMEOUT=1000, OVERWRITE_NONE_TTL=True)
+    authenticated_request(token)
     assert 995 <= ttl_of(r, entry_key(r, user, token)) <= 1000
     assert 995 <= ttl_of(r, index_key(r, user)) <= 1000
 
 
-def test_reset_without_overwrite_none_ttl_keeps_immortal_tokens_immortal(r, mtoken_conf, user):
-    seed_policy(mtoken_conf, TIMEOUT=None)
+def test_reset_without_overwrite_none_ttl_keeps_immortal_tokens_immortal(r, seed, user):
     token, _ = MultiToken.create_token(user)
-    seed_policy(mtoken_conf, TIMEOUT=1000, OVERWRITE_NONE_TTL=False)
-    MultiToken.get_user_from_token(token.key)
+    seed(TIMEOUT=1000, OVERWRITE_NONE_TTL=False)
+    authenticated_request(token)
     assert ttl_of(r, entry_key(r, user, token)) is None
     assert ttl_of(r, index_key(r, user)) is None
 
 
-def test_reset_extends_every_token_of_that_user_and_no_other(r, mtoken_conf, user, user2):
-    seed_policy(mtoken_conf, TIMEOUT=500)
+def test_immortal_tokens_stay_immortal_when_timeout_is_none(r, user):
+    token, _ = MultiToken.create_token(user)
+    authenticated_request(token)
+    assert ttl_of(r, entry_key(r, user, token)) is None
+    assert ttl_of(r, index_key(r, user)) is None
+
+
+def test_reset_extends_every_token_of_that_user_and_no_other(r, seed, user, user2):
+    seed(TIMEOUT=500)
     mine, _ = MultiToken.create_token(user)
     my_other, _ = MultiToken.create_token(user)
     theirs, _ = MultiToken.create_token(user2)
-    seed_policy(mtoken_conf, TIMEOUT=1000)
-    MultiToken.get_user_from_token(mine.key)
+    seed(TIMEOUT=1000)
+    authenticated_request(mine)
     for t in (mine, my_other):
         assert 995 <= ttl_of(r, entry_key(r, user, t)) <= 1000
     assert 995 <= ttl_of(r, index_key(r, user)) <= 1000
@@ -241,111 +303,51 @@ def test_reset_extends_every_token_of_that_user_and_no_other(r, mtoken_conf, use
     assert ttl_of(r, index_key(r, user2)) <= 500
 
 
-def test_no_reset_when_reset_token_ttl_on_user_log_in_is_false(r, mtoken_conf, user):
-    seed_policy(mtoken_conf, TIMEOUT=500)
+def test_no_reset_when_reset_token_ttl_on_user_log_in_is_false(r, seed, user):
+    seed(TIMEOUT=500)
     token, _ = MultiToken.create_token(user)
-    seed_policy(mtoken_conf, TIMEOUT=1000, RESET_TOKEN_TTL_ON_USER_LOG_IN=False)
-    MultiToken.get_user_from_token(token.key)
+    seed(TIMEOUT=1000, RESET_TOKEN_TTL_ON_USER_LOG_IN=False)
+    authenticated_request(token)
     assert ttl_of(r, entry_key(r, user, token)) <= 500
 
 
-def test_a_ttl_becomes_immortal_when_timeout_changes_to_none(r, mtoken_conf, user):
-    seed_policy(mtoken_conf, TIMEOUT=1000)
+def test_a_ttl_becomes_immortal_when_timeout_changes_to_none(r, seed, user):
+    seed(TIMEOUT=1000)
     token, _ = MultiToken.create_token(user)
     assert ttl_of(r, entry_key(r, user, token)) is not None
-    seed_policy(mtoken_conf, TIMEOUT=None)
-    MultiToken.get_user_from_token(token.key)
+    seed(TIMEOUT=None)
+    authenticated_request(token)
     assert ttl_of(r, entry_key(r, user, token)) is None
     assert ttl_of(r, index_key(r, user)) is None
 
 
-def test_a_ttl_becomes_2000_when_timeout_changes_to_2000(r, mtoken_conf, user):
-    seed_policy(mtoken_conf, TIMEOUT=1000)
+def test_a_ttl_becomes_2000_when_timeout_changes_to_2000(r, seed, user):
+    seed(TIMEOUT=1000)
     token, _ = MultiToken.create_token(user)
-    seed_policy(mtoken_conf, TIMEOUT=2000)
-    MultiToken.get_user_from_token(token.key)
+    seed(TIMEOUT=2000)
+    authenticated_request(token)
     assert 1995 <= ttl_of(r, entry_key(r, user, token)) <= 2000
     assert 1995 <= ttl_of(r, index_key(r, user)) <= 2000
 
 
-# --- settings ---------------------------------------------------------------
+def refreshes(r):
+    return r.info("mtoken")["mtoken_refreshes"]
 
 
-def test_apply_server_config_writes_the_seed_settings_as_module_configs(r, mtoken_conf):
-    seed_policy(
-        mtoken_conf, TIMEOUT=300, RESET_TOKEN_TTL_ON_USER_LOG_IN=False, OVERWRITE_NONE_TTL=False
-    )
-    got = r.config_get("mtoken.*")
-    assert got["mtoken.default-ttl"] == "300"
-    assert got["mtoken.refresh-on-verify"] == "none"
-    assert got["mtoken.refresh-persistent"] == "no"
-    assert got["mtoken.refresh-interval"] == "0"
-    seed_policy(mtoken_conf, TIMEOUT=None)
-    got = r.config_get("mtoken.*")
-    assert (got["mtoken.default-ttl"], got["mtoken.refresh-on-verify"]) == ("0", "user")
-    assert got["mtoken.refresh-persistent"] == "yes"
-
-
-def test_without_apply_server_config_the_server_config_is_left_alone(r, mtoken_conf, user):
-    mtoken_conf(TIMEOUT=1000, RESET_TOKEN_TTL_ON_USER_LOG_IN=False)
-    MultiToken.create_token(user)
-    got = r.config_get("mtoken.*")
-    assert (got["mtoken.default-ttl"], got["mtoken.refresh-on-verify"]) == ("0", "token")
-
-
-def test_the_seeds_cache_alias_setting_is_refused_with_a_hint(mtoken_conf):
-    mtoken_conf(REDIS_DB_NAME="tokens")
-    with pytest.raises(ImproperlyConfigured, match="REDIS_URL"):
-        mtoken_settings()
-
-
-@pytest.mark.parametrize("timeout", [0, -5, "1000", 1.5])
-def test_a_timeout_that_is_not_positive_seconds_or_none_is_refused(mtoken_conf, timeout):
-    mtoken_conf(TIMEOUT=timeout)
-    with pytest.raises(ImproperlyConfigured, match="TIMEOUT"):
-        mtoken_settings()
-
-
-def test_reset_mode_token_slides_only_the_token_presented(r, mtoken_conf, user):
-    seed_policy(mtoken_conf, TIMEOUT=500)
-    used, _ = MultiToken.create_token(user)
-    idle, _ = MultiToken.create_token(user)
-    seed_policy(mtoken_conf, TIMEOUT=1000, RESET_TOKEN_TTL_ON_USER_LOG_IN="token")
-    assert r.config_get("mtoken.refresh-on-verify")["mtoken.refresh-on-verify"] == "token"
-    MultiToken.get_user_from_token(used.key)
-    assert 995 <= ttl_of(r, entry_key(r, user, used)) <= 1000
-    assert ttl_of(r, entry_key(r, user, idle)) <= 500
-
-
-def test_a_server_config_that_differs_from_the_settings_is_logged(mtoken_conf, caplog):
-    mtoken_conf(RESET_TOKEN_TTL_ON_USER_LOG_IN=False)  # asks for "none"; the server has "token"
-    with caplog.at_level("WARNING", logger="mtoken"):
-        get_client()
-    assert "mtoken.refresh-on-verify none but the server has token" in caplog.text
-    caplog.clear()
-    mtoken_conf(RESET_TOKEN_TTL_ON_USER_LOG_IN="token")
-    with caplog.at_level("WARNING", logger="mtoken"):
-        get_client()
-    assert caplog.text == ""
-
-
-def make_client_for_tests():
-    """A REDIS_CLIENT_FACTORY, named by dotted path in the test below."""
-    import os
-
-    import redis
-
-    return redis.Redis.from_url(os.environ["MTOKEN_TEST_FACTORY_URL"])
-
-
-@pytest.mark.parametrize(
-    "factory", ["tests.test_seed_behaviour.make_client_for_tests", make_client_for_tests]
-)
-def test_redis_client_factory_wins_over_redis_url(
-    r, mtoken_conf, redis_server, user, monkeypatch, factory
-):
-    monkeypatch.setenv("MTOKEN_TEST_FACTORY_URL", redis_server.url)
-    mtoken_conf(REDIS_URL="redis://127.0.0.1:1/0", REDIS_CLIENT_FACTORY=factory)
+def test_every_authenticated_request_renews_as_in_the_seed(r, seed, user):
+    # The module's own refresh-interval (60 s) would renew once a minute.
+    seed(TIMEOUT=1000)
     token, _ = MultiToken.create_token(user)
-    assert MultiToken.get_user_from_token(token.key) == user
-    assert r.dbsize() == 2
+    for _ in range(3):
+        before, at = refreshes(r), time.time()
+        # A renewal moves the expiry by the time passed: let a few ms pass.
+        wait_until("the clock to move", lambda: time.time() > at + 0.005)
+        authenticated_request(token)
+        assert refreshes(r) > before
+
+
+def test_ttl_of_a_token_that_is_not_live_is_0(user):
+    token, _ = MultiToken.create_token(user)
+    MultiToken.expire_token(token)
+    assert MultiToken.ttl(token) == 0
+    assert MultiToken.ttl("mt_not_a_token") == 0

@@ -2,6 +2,8 @@ from django.urls import include, path
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mtoken.drf.transition import TransitionAuthentication
+
 
 class Me(APIView):
     """An ordinary protected endpoint of the app."""
@@ -10,7 +12,19 @@ class Me(APIView):
         return Response({"username": request.user.get_username()})
 
 
+class Transition(TransitionAuthentication):
+    """DRF's own database tokens stand in for the seed's (which does not
+    install on Django 4.2+): the routing by token shape is the same."""
+
+    legacy_authentication = "rest_framework.authentication.TokenAuthentication"
+
+
+class MeDuringTransition(Me):
+    authentication_classes = [Transition]
+
+
 urlpatterns = [
     path("auth/", include("mtoken.drf.urls")),
     path("me/", Me.as_view()),
+    path("me-transition/", MeDuringTransition.as_view()),
 ]

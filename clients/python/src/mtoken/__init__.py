@@ -2,6 +2,7 @@
 
 - ``mtoken.Client``: the module's commands on a redis-py client (plain or
   cluster).
+- ``mtoken.AsyncClient``: the same on ``redis.asyncio`` (plain or cluster).
 - ``mtoken.drf``: a drop-in replacement for djforge-redis-multitokens
   (needs the ``drf`` extra: ``pip install './clients/python[drf]'``; the
   distribution is named ``mtoken-redis``).
@@ -9,9 +10,10 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .aio import AsyncClient
 from .client import Client, Device, ModuleNotLoaded, token_id
 
-__all__ = ["Client", "Device", "ModuleNotLoaded", "token_id"]
+__all__ = ["AsyncClient", "Client", "Device", "ModuleNotLoaded", "token_id"]
 
 # Set once, in the repository's Cargo.toml: the build reads it from there
 # (pyproject.toml, [tool.hatch.version]) into the distribution's metadata.

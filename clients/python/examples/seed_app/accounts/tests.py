@@ -1,6 +1,6 @@
 """The example app's own tests, unchanged from its seed days: run with
 `python manage.py test` against a Redis with the mtoken module
-(MTOKEN_REDIS_URL, default redis://localhost:6379/0)."""
+(MTOKEN_TEST_REDIS_URL, default redis://localhost:6379/1)."""
 
 from django.contrib.auth.models import User
 from django.test import TestCase, override_settings

@@ -55,4 +55,8 @@ MTOKEN = {
     "TIMEOUT": 60 * 60 * 24 * 30,  # was CACHES["tokens"]["TIMEOUT"]
     "RESET_TOKEN_TTL_ON_USER_LOG_IN": True,
     "OVERWRITE_NONE_TTL": True,
+    # mtoken: `manage.py test` keeps its tokens here (TEST_RUNNER below), so
+    # the tests' tearDown never logs out the users of the runserver database.
+    "TEST_REDIS_URL": os.environ.get("MTOKEN_TEST_REDIS_URL", "redis://localhost:6379/1"),
 }
+TEST_RUNNER = "mtoken.drf.testing.MTokenTestRunner"  # mtoken: new

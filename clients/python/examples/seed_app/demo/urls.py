@@ -10,4 +10,7 @@ urlpatterns = [
     path("login/", views.login_handler),
     path("logout/", views.logout_handler),
     path("password/", views.password_changed_handler),
+    # mtoken: new, optional: login/, logout/, logoutall/, logoutothers/,
+    # devices/ and devices/<id>/ (the package's README, "Endpoints").
+    path("auth/", include("mtoken.drf.urls")),
 ]

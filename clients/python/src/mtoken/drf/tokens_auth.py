@@ -6,6 +6,8 @@ What moved into the server: hashing (SHA-256 of a 256-bit random token
 instead of PBKDF2 on every request), the user's token list (updated
 atomically, so concurrent logins no longer lose a token), and the TTL reset
 on each authenticated request (``MTOKEN.VERIFY`` slides expiries itself).
+As in the seed, only ``CachedTokenAuthentication`` resets TTLs:
+``get_user_from_token`` reads with ``MTOKEN.VERIFY_RO``, which never writes.
 """
 
 from __future__ import annotations
@@ -48,9 +50,10 @@ class MultiToken:
         """A new token for a new device: ``(token, first)``; ``first`` is True
         when the user had no live token. ``name`` labels the device in
         ``list_devices`` (an mtoken addition)."""
-        key, first = get_client().create(
-            _user_id(user), ttl=mtoken_settings().create_ttl(), name=name
-        )
+        # No TTL argument: the token follows the server's mtoken.default-ttl
+        # (= TIMEOUT, applied or checked by get_client), so a later change of
+        # TIMEOUT reaches it at its next refresh, as in the seed.
+        key, first = get_client().create(_user_id(user), name=name)
         return cls(key, user), first
 
     @classmethod
@@ -58,17 +61,17 @@ class MultiToken:
         """The user of a live token; ``User.DoesNotExist`` for an unknown,
         expired, revoked or malformed one, or when the user is gone.
 
-        May slide the token's expiry (``RESET_TOKEN_TTL_ON_USER_LOG_IN``)."""
-        User = get_user_model()
-        if not isinstance(key, (str, bytes)) or not key:
-            raise User.DoesNotExist
-        pk = get_client().verify(key)
-        if pk is None:
-            raise User.DoesNotExist
-        try:
-            return User._default_manager.get(pk=pk)
-        except (ValueError, ValidationError):  # a pk this model cannot hold
-            raise User.DoesNotExist from None
+        Like the seed's, it renews nothing (``MTOKEN.VERIFY_RO``): only an
+        authenticated request (``CachedTokenAuthentication``) does."""
+        return _user_of(key, get_client().verify_ro)
+
+    @classmethod
+    def ttl(cls, token: Any) -> int | None:
+        """Seconds the token has left; None if it never expires; 0 if it is
+        not live. ``token`` is a ``MultiToken`` or its key. Renews nothing
+        (the seed's ``TOKENS_CACHE.ttl(hash)``; an mtoken addition)."""
+        key = token.key if isinstance(token, MultiToken) else token
+        return get_client().ttl(key)
 
     @classmethod
     def expire_token(cls, token: Any) -> None:
@@ -96,8 +99,24 @@ class MultiToken:
         return get_client().revoke(_user_id(user), device_id)
 
 
+def _user_of(key: Any, verify: Any) -> Any:
+    """The user whose pk ``verify(key)`` returns, or ``User.DoesNotExist``."""
+    User = get_user_model()
+    if not isinstance(key, (str, bytes)) or not key:
+        raise User.DoesNotExist
+    pk = verify(key)
+    if pk is None:
+        raise User.DoesNotExist
+    try:
+        return User._default_manager.get(pk=pk)
+    except (ValueError, ValidationError):  # a pk this model cannot hold
+        raise User.DoesNotExist from None
+
+
 class CachedTokenAuthentication(TokenAuthentication):
-    """``Authorization: Token <key>`` checked by ``MTOKEN.VERIFY``.
+    """``Authorization: Token <key>`` checked by ``MTOKEN.VERIFY``, which
+    also renews expiries per ``RESET_TOKEN_TTL_ON_USER_LOG_IN`` (as the seed's
+    ``reset_tokens_ttl`` did on each authenticated request).
 
     The keyword is ``MTOKEN['KEYWORD']`` (default ``Token``); a subclass may
     set ``keyword`` as usual. Inactive users are rejected. ``request.auth`` is
@@ -112,7 +131,7 @@ class CachedTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, MultiToken]:
         User = get_user_model()
         try:
-            user = MultiToken.get_user_from_token(key)
+            user = _user_of(key, get_client().verify)
         except User.DoesNotExist:
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         if not user.is_active:

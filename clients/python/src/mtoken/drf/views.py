@@ -93,9 +93,9 @@ class LoginView(APIView):
             user, name=_device_name(request, ser.validated_data.get("device", ""))
         )
         # The expiry is computed, not read back: MTOKEN.LIST would cost
-        # O(N log N) per login for a user with N tokens. Whether the token was
-        # created with TTL TIMEOUT or follows default-ttl = TIMEOUT
-        # (APPLY_SERVER_CONFIG), its lifetime is TIMEOUT.
+        # O(N log N) per login for a user with N tokens. The token follows
+        # the server's default-ttl, which get_client() made (or checked to
+        # be) TIMEOUT.
         timeout = mtoken_settings().TIMEOUT
         expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=timeout) if timeout else None
         return Response(
