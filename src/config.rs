@@ -101,6 +101,10 @@ pub static REFRESH_INTERVAL: AtomicI64 = AtomicI64::new(60);
 pub static MAX_LIFETIME: AtomicI64 = AtomicI64::new(0);
 pub static MAX_TOKENS: AtomicI64 = AtomicI64::new(0);
 pub static REFRESH_PERSISTENT: AtomicBool = AtomicBool::new(true);
+/// `mtoken.replicate-native`: replicate writes as native commands rather
+/// than one `MTOKEN.APPLY` per command (docs/DESIGN.md, "Writes,
+/// replication, persistence").
+pub static REPLICATE_NATIVE: AtomicBool = AtomicBool::new(false);
 pub static REFRESH_MODE: ModeConfig = ModeConfig(AtomicI32::new(RefreshMode::Token as i32));
 pub static NAMESPACE: StringConfig = StringConfig::new(check_namespace);
 pub static PREFIX: StringConfig = StringConfig::new(check_prefix);
@@ -120,12 +124,16 @@ pub fn policy() -> Policy {
     }
 }
 
+pub fn replicate_native() -> bool {
+    REPLICATE_NATIVE.load(Ordering::Relaxed)
+}
+
 pub fn max_tokens() -> usize {
     load(&MAX_TOKENS) as usize
 }
 
 /// Names accepted after `--loadmodule`, with or without the `mtoken.` prefix.
-const NAMES: [&str; 8] = [
+const NAMES: [&str; 9] = [
     "default-ttl",
     "refresh-on-verify",
     "refresh-persistent",
@@ -134,6 +142,7 @@ const NAMES: [&str; 8] = [
     "max-tokens-per-user",
     "namespace",
     "token-prefix",
+    "replicate-native",
 ];
 
 /// Read `NAME VALUE` pairs from the module arguments.
@@ -247,15 +256,14 @@ pub fn register(ctx: &Context, args: &[RedisString]) -> Result<(), Error> {
         ("false", false),
         ("0", false),
     ];
-    let persistent = enum_arg(&args, "refresh-persistent", true, &yes_no, &["yes", "no"])?;
-    register_bool_configuration(
-        ctx,
-        "refresh-persistent",
-        &REFRESH_PERSISTENT,
-        persistent,
-        flags(),
-        None,
-    );
+    let bools: [(&str, &'static AtomicBool, bool); 2] = [
+        ("refresh-persistent", &REFRESH_PERSISTENT, true),
+        ("replicate-native", &REPLICATE_NATIVE, false),
+    ];
+    for (name, var, default) in bools {
+        let value = enum_arg(&args, name, default, &yes_no, &["yes", "no"])?;
+        register_bool_configuration(ctx, name, var, value, flags(), None);
+    }
     let mode = enum_arg(
         &args,
         "refresh-on-verify",

@@ -71,6 +71,10 @@ pub enum Error {
     WriteRefused,
     /// The operating system gave no randomness.
     NoRandomness,
+    /// `MTOKEN.APPLY` called by a client.
+    InternalCommand,
+    /// An `MTOKEN.APPLY` batch this version did not write.
+    BadBatch,
 
     // Load time: configs and registration.
     /// The module arguments are not `NAME VALUE` pairs.
@@ -182,6 +186,12 @@ impl fmt::Display for Error {
             }
             Error::WriteRefused => f.write_str("ERR the server refused a write to a token key"),
             Error::NoRandomness => f.write_str("ERR the operating system's random source failed"),
+            Error::InternalCommand => f.write_str(
+                "ERR MTOKEN.APPLY is internal: it only runs from the replication stream or the AOF",
+            ),
+            Error::BadBatch => {
+                f.write_str("ERR MTOKEN.APPLY: not a batch of writes this mtoken version encodes")
+            }
             Error::ModuleArgsNotPairs => f.write_str("module arguments must be NAME VALUE pairs"),
             Error::UnknownModuleArg { name, known } => write!(
                 f,
@@ -266,6 +276,8 @@ mod tests {
             Error::DigestCollisions,
             Error::WriteRefused,
             Error::NoRandomness,
+            Error::InternalCommand,
+            Error::BadBatch,
         ];
         for e in all {
             let text = e.to_string();

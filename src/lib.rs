@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod commands;
 pub mod compat;
 pub mod config;
+pub mod effects;
 pub mod error;
 pub mod expiry;
 pub mod ffi;

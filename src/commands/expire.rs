@@ -8,14 +8,17 @@ use crate::ffi::Ctx;
 use crate::record::Record;
 use crate::slot::key_slot;
 use crate::store::Storage;
-use crate::token::{self, Digest};
+use crate::token::{self, Digest, WellFormed};
 use crate::tokens::Tokens;
 
 pub fn expire(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let mut args = Cursor::new(argv);
     let tok = args.next_arg()?;
     args.done()?;
-    let removed = run_expire(&mut super::tokens(ctx, true), tok)?;
+    let removed = match token::WellFormed::check(tok) {
+        Some(tok) => run_expire(&mut super::tokens(ctx, true), tok)?,
+        None => 0,
+    };
     super::reply_revoked(ctx, removed);
     Ok(())
 }
@@ -25,19 +28,18 @@ pub fn expire_all(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let user = args.next_user()?;
     let except = args::except_option(args.rest())?;
     // A malformed or foreign EXCEPT token matches none of the user's tokens.
-    let keep = except.filter(|t| token::well_formed(t)).map(token::digest);
+    let keep = except
+        .and_then(token::WellFormed::check)
+        .map(WellFormed::digest);
     let removed = run_expire_all(&mut super::tokens(ctx, true), user, keep)?;
     super::reply_revoked(ctx, removed);
     Ok(())
 }
 
 /// Remove one token; returns 1 if it was live, else 0.
-pub fn run_expire<S: Storage>(t: &mut Tokens<S>, tok: &[u8]) -> Result<u64> {
-    if !token::well_formed(tok) {
-        return Ok(0);
-    }
-    let slot = token::slot_of(tok);
-    let digest = token::digest(tok);
+pub fn run_expire<S: Storage>(t: &mut Tokens<S>, tok: WellFormed) -> Result<u64> {
+    let slot = tok.slot();
+    let digest = tok.digest();
     let user = match t.store.entry(slot, &digest)? {
         Some(e) => Some(Record::decode(e).ok_or(Error::ForeignValue)?.user.to_vec()),
         None => None,

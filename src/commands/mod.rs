@@ -15,6 +15,7 @@ use crate::stats;
 use crate::store::redis::RedisStore;
 use crate::tokens::Tokens;
 
+mod apply;
 pub mod args;
 mod create;
 mod devices;
@@ -87,6 +88,8 @@ pub struct Command {
     pub def: CommandDef,
     pub handler: Handler,
     pub redact: Redact,
+    /// Internal (not for clients): kept out of the `@mtoken` category.
+    pub internal: bool,
 }
 
 /// The C entry point of row `$row` of `COMMANDS` (a unit test checks
@@ -110,6 +113,7 @@ entry_point!(expire_cmd, 3);
 entry_point!(expireall_cmd, 4);
 entry_point!(list_cmd, 5);
 entry_point!(revoke_cmd, 6);
+entry_point!(apply_cmd, 7);
 
 /// The ACL category of the module's own, where the server can add one.
 pub const ACL_CATEGORY: &std::ffi::CStr = c"mtoken";
@@ -150,7 +154,7 @@ const fn option(
 /// `VERIFY_RO` and `LIST` are not flagged `readonly`: Redis remembers the
 /// "keys" of readonly commands in the client-tracking table, which would
 /// keep the raw token there. Not being `write`, they still run on replicas.
-pub const COMMANDS: [Command; 7] = [
+pub const COMMANDS: [Command; 8] = [
     Command {
         def: CommandDef {
             name: c"mtoken.create",
@@ -170,6 +174,7 @@ pub const COMMANDS: [Command; 7] = [
         },
         handler: create::create,
         redact: Redact::Nothing,
+        internal: false,
     },
     Command {
         def: CommandDef {
@@ -186,6 +191,7 @@ pub const COMMANDS: [Command; 7] = [
         },
         handler: verify::verify,
         redact: Redact::All,
+        internal: false,
     },
     Command {
         def: CommandDef {
@@ -202,6 +208,7 @@ pub const COMMANDS: [Command; 7] = [
         },
         handler: verify::verify_ro,
         redact: Redact::All,
+        internal: false,
     },
     Command {
         def: CommandDef {
@@ -218,6 +225,7 @@ pub const COMMANDS: [Command; 7] = [
         },
         handler: expire::expire,
         redact: Redact::All,
+        internal: false,
     },
     Command {
         def: CommandDef {
@@ -237,6 +245,7 @@ pub const COMMANDS: [Command; 7] = [
         },
         handler: expire::expire_all,
         redact: Redact::AfterUser,
+        internal: false,
     },
     Command {
         def: CommandDef {
@@ -253,6 +262,7 @@ pub const COMMANDS: [Command; 7] = [
         },
         handler: devices::list,
         redact: Redact::Nothing,
+        internal: false,
     },
     Command {
         def: CommandDef {
@@ -269,6 +279,25 @@ pub const COMMANDS: [Command; 7] = [
         },
         handler: devices::revoke,
         redact: Redact::Nothing,
+        internal: false,
+    },
+    Command {
+        def: CommandDef {
+            name: c"mtoken.apply",
+            entry: apply_cmd,
+            flags: c"write",
+            categories: "write slow",
+            arity: 3,
+            // One of INSERT, DELETE, UPDATE at most (the server's rule).
+            key_flags: raw::REDISMODULE_CMD_KEY_RW | raw::REDISMODULE_CMD_KEY_UPDATE,
+            summary: c"Internal: applies one mtoken command's writes on a replica or when loading the AOF; refused from clients.",
+            complexity: c"O(N) for the N writes in the batch",
+            since: c"0.2.0",
+            args: &[arg(c"key", ArgType::Key), arg(c"batch", ArgType::String)],
+        },
+        handler: apply::apply,
+        redact: Redact::Nothing,
+        internal: true,
     },
 ];
 
@@ -279,7 +308,7 @@ pub fn register(ctx: &redis_module::Context) -> Result<()> {
     for c in &COMMANDS {
         let categories = if !command::has_acl_categories() {
             String::new()
-        } else if own_category {
+        } else if own_category && !c.internal {
             format!("{} {}", c.def.categories, ACL_CATEGORY.to_string_lossy())
         } else {
             c.def.categories.to_string()
@@ -315,7 +344,7 @@ mod tests {
 
     #[test]
     fn each_row_has_its_own_entry_point() {
-        let entries: [EntryPoint; 7] = [
+        let entries: [EntryPoint; 8] = [
             create_cmd,
             verify_cmd,
             verify_ro_cmd,
@@ -323,6 +352,7 @@ mod tests {
             expireall_cmd,
             list_cmd,
             revoke_cmd,
+            apply_cmd,
         ];
         for (row, entry) in COMMANDS.iter().zip(entries) {
             assert_eq!(row.def.entry as usize, entry as usize, "{:?}", row.def.name);

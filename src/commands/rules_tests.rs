@@ -17,7 +17,7 @@ use crate::record::Ttl;
 use crate::rules::{PRUNE_BATCH, USER_REFRESH_BATCH};
 use crate::slot::key_slot;
 use crate::store::memory::{Key, MemStore, Value};
-use crate::token;
+use crate::token::{self, WellFormed};
 use crate::tokens::Tokens;
 
 const NOW: u64 = 1_800_000_000_000;
@@ -58,13 +58,16 @@ fn create(t: &mut Tokens<MemStore>, user: &[u8]) -> Vec<u8> {
     create_with(t, user, Ttl::Default, 0).token
 }
 
+fn checked(tok: &[u8]) -> WellFormed<'_> {
+    WellFormed::check(tok).expect("a well-formed token")
+}
+
 fn verify(t: &mut Tokens<MemStore>, tok: &[u8], may_write: bool) -> Verified<'static> {
-    match verify::run(t, tok, may_write).expect("verify") {
+    match verify::run(t, checked(tok), may_write).expect("verify") {
         Verified::User { user, refreshed } => Verified::User {
             user: Cow::Owned(user.into_owned()),
             refreshed,
         },
-        Verified::Malformed => Verified::Malformed,
         Verified::Unknown => Verified::Unknown,
         Verified::Ended { removed } => Verified::Ended { removed },
     }
@@ -278,9 +281,9 @@ fn expire_and_expire_all_count_live_tokens() {
     let a = create(&mut t, b"u");
     let b = create(&mut t, b"u");
     let c = create(&mut t, b"u");
-    assert_eq!(run_expire(&mut t, &a), Ok(1));
-    assert_eq!(run_expire(&mut t, &a), Ok(0));
-    assert_eq!(run_expire(&mut t, b"not a token"), Ok(0));
+    assert_eq!(run_expire(&mut t, checked(&a)), Ok(1));
+    assert_eq!(run_expire(&mut t, checked(&a)), Ok(0));
+    assert!(WellFormed::check(b"not a token").is_none());
     assert_eq!(run_expire_all(&mut t, b"u", Some(token::digest(&b))), Ok(1));
     assert_eq!(verify(&mut t, &b, false), user(b"u", false));
     assert_eq!(verify(&mut t, &c, false), Verified::Unknown);
@@ -306,7 +309,10 @@ fn an_error_writes_nothing() {
         },
     );
     let before = t.store.clone_state();
-    assert_eq!(verify::run(&mut t, &a, true), Err(Error::WrongType));
+    assert_eq!(
+        verify::run(&mut t, checked(&a), true),
+        Err(Error::WrongType)
+    );
     assert_eq!(run_expire_all(&mut t, b"u", None), Err(Error::WrongType));
     assert_eq!(
         run_list(&mut t, b"u").map(|l| l.len()),
@@ -330,7 +336,10 @@ fn a_missing_key_on_an_importing_slot_is_tryagain() {
     t.store.importing.insert(key_slot(b"u"));
     assert_eq!(verify(&mut t, &tok, true), user(b"u", false));
     let other = token::from_secret(b"mt_", &[7; 32], key_slot(b"u"));
-    assert_eq!(verify::run(&mut t, &other, true), Err(Error::TryAgain));
+    assert_eq!(
+        verify::run(&mut t, checked(&other), true),
+        Err(Error::TryAgain)
+    );
     t.store
         .keys
         .retain(|k, _| !k.windows(3).any(|w| w == b":t:"));

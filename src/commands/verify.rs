@@ -13,7 +13,7 @@ use crate::record::Record;
 use crate::rules::{self, OnVerify};
 use crate::stats;
 use crate::store::Storage;
-use crate::token;
+use crate::token::{self, WellFormed};
 use crate::tokens::Tokens;
 
 pub fn verify(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
@@ -28,6 +28,12 @@ fn handle(ctx: &Ctx, argv: &[&[u8]], may_write: bool) -> Result<()> {
     let mut args = Cursor::new(argv);
     let tok = args.next_arg()?;
     args.done()?;
+    // Before the store: a malformed token costs no clock or config read.
+    let Some(tok) = token::WellFormed::check(tok) else {
+        stats::VERIFY_MALFORMED.incr();
+        ctx.reply_null();
+        return Ok(());
+    };
     let mut tokens = super::tokens(ctx, may_write);
     match run(&mut tokens, tok, may_write)? {
         Verified::User { user, refreshed } => {
@@ -36,10 +42,6 @@ fn handle(ctx: &Ctx, argv: &[&[u8]], may_write: bool) -> Result<()> {
                 stats::REFRESHES.incr();
             }
             ctx.reply_bulk(&user);
-        }
-        Verified::Malformed => {
-            stats::VERIFY_MALFORMED.incr();
-            ctx.reply_null();
         }
         Verified::Unknown => {
             stats::VERIFY_MISSES.incr();
@@ -63,8 +65,6 @@ pub enum Verified<'a> {
         user: Cow<'a, [u8]>,
         refreshed: bool,
     },
-    /// Not a token of this format (checksum, length, characters).
-    Malformed,
     /// Well-formed, but no such token (expired, revoked, never issued).
     Unknown,
     /// Past max-lifetime; `removed` when this call deleted it.
@@ -75,14 +75,11 @@ pub enum Verified<'a> {
 /// when due, and remove it once past max-lifetime.
 pub fn run<'a, S: Storage>(
     t: &'a mut Tokens<S>,
-    tok: &[u8],
+    tok: WellFormed,
     may_write: bool,
 ) -> Result<Verified<'a>> {
-    if !token::well_formed(tok) {
-        return Ok(Verified::Malformed);
-    }
-    let slot = token::slot_of(tok);
-    let digest = token::digest(tok);
+    let slot = tok.slot();
+    let digest = tok.digest();
     let (policy, now) = (t.policy, t.now);
     let found = match t.store.entry(slot, &digest)? {
         None => None,

@@ -117,6 +117,22 @@ impl Ctx {
         }
     }
 
+    /// Whether this call came from the replication link or the AOF being
+    /// loaded, rather than from a client.
+    pub fn from_master_or_aof(&self) -> bool {
+        self.context_flags()
+            & (raw::REDISMODULE_CTX_FLAGS_REPLICATED | raw::REDISMODULE_CTX_FLAGS_LOADING)
+            != 0
+    }
+
+    /// Replicate this call as it was received.
+    pub fn replicate_verbatim(&self) {
+        if let Some(f) = api!(RedisModule_ReplicateVerbatim) {
+            // SAFETY: a command context.
+            unsafe { f(self.raw) };
+        }
+    }
+
     /// Whether the server runs in cluster mode.
     pub fn in_cluster(&self) -> bool {
         self.context_flags() & raw::REDISMODULE_CTX_FLAGS_CLUSTER != 0

@@ -56,6 +56,13 @@ impl Ctx {
         }
     }
 
+    pub fn reply_ok(&self) {
+        if let Some(f) = api!(RedisModule_ReplyWithSimpleString) {
+            // SAFETY: a command context and a NUL-terminated constant.
+            unsafe { f(self.raw(), c"OK".as_ptr()) };
+        }
+    }
+
     pub fn wrong_arity(&self) {
         if let Some(f) = api!(RedisModule_WrongArity) {
             // SAFETY: a command context.

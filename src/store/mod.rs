@@ -12,6 +12,8 @@ use crate::error::Result;
 use crate::token::Digest;
 
 pub mod redis;
+pub mod replay;
+mod replicate;
 
 #[cfg(test)]
 pub mod memory;

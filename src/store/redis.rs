@@ -8,6 +8,7 @@
 
 use std::sync::RwLockReadGuard;
 
+use super::replicate::Replication;
 use super::{IndexInfo, Storage};
 use crate::error::{Error, Result};
 use crate::expiry;
@@ -41,10 +42,9 @@ pub struct RedisStore<'c> {
     writes: bool,
     index: Option<(Vec<u8>, Vec<u8>, Open<'c>)>,
     entry: Option<((u16, Digest), EntryName, Open<'c>)>,
-}
-
-fn ms(t: u64) -> Vec<u8> {
-    t.to_string().into_bytes()
+    /// Where each write goes once made (sent when the store is dropped,
+    /// at the end of the command, in the batched mode).
+    replication: Replication<'c>,
 }
 
 impl<'c> RedisStore<'c> {
@@ -56,6 +56,7 @@ impl<'c> RedisStore<'c> {
             writes,
             index: None,
             entry: None,
+            replication: Replication::new(ctx),
         }
     }
 
@@ -91,10 +92,16 @@ impl<'c> RedisStore<'c> {
         }
     }
 
-    fn index_write(&mut self, user: &[u8]) -> Result<(&mut WriteKey<'c>, &[u8])> {
+    /// The user's index opened for writing, its name, and the replication
+    /// its writes go to.
+    #[allow(clippy::type_complexity)]
+    fn index_write(
+        &mut self,
+        user: &[u8],
+    ) -> Result<(&mut WriteKey<'c>, &[u8], &mut Replication<'c>)> {
         self.index_key(user, true)?;
         match &mut self.index {
-            Some((_, name, Open::Write(k))) => Ok((k, name)),
+            Some((_, name, Open::Write(k))) => Ok((k, name, &mut self.replication)),
             _ => Err(Error::WriteRefused),
         }
     }
@@ -128,13 +135,6 @@ impl<'c> RedisStore<'c> {
             Some((_, name, Open::Write(k))) => Ok((k, *name)),
             _ => Err(Error::WriteRefused),
         }
-    }
-}
-
-fn replicate_expiry(ctx: &Ctx, name: &[u8], at: Option<u64>) {
-    match at {
-        Some(at) => ctx.replicate(c"PEXPIREAT", &[name, &ms(at)]),
-        None => ctx.replicate(c"PERSIST", &[name]),
     }
 }
 
@@ -194,16 +194,12 @@ impl Storage for RedisStore<'_> {
         expires: Option<u64>,
     ) -> Result<()> {
         let expires = expiry::clamp(expires);
-        let ctx = self.ctx;
         let (key, name) = self.entry_write(slot, digest)?;
         key.set_string(value)?;
-        match expires {
-            Some(at) => {
-                key.set_expire_at(Some(at))?;
-                ctx.replicate(c"SET", &[&name, value, b"PXAT", &ms(at)]);
-            }
-            None => ctx.replicate(c"SET", &[&name, value]),
+        if expires.is_some() {
+            key.set_expire_at(expires)?;
         }
+        self.replication.set(&name, value, expires);
         Ok(())
     }
 
@@ -214,19 +210,17 @@ impl Storage for RedisStore<'_> {
         offset: usize,
         bytes: &[u8],
     ) -> Result<()> {
-        let ctx = self.ctx;
         let (key, name) = self.entry_write(slot, digest)?;
         key.write_at(offset, bytes)?;
-        ctx.replicate(c"SETRANGE", &[&name, &ms(offset as u64), bytes]);
+        self.replication.set_range(&name, offset as u32, bytes);
         Ok(())
     }
 
     fn expire_entry(&mut self, slot: u16, digest: &Digest, at: Option<u64>) -> Result<()> {
         let at = expiry::clamp(at);
-        let ctx = self.ctx;
         let (key, name) = self.entry_write(slot, digest)?;
         key.set_expire_at(at)?;
-        replicate_expiry(ctx, &name, at);
+        self.replication.expire(&name, at);
         Ok(())
     }
 
@@ -270,24 +264,21 @@ impl Storage for RedisStore<'_> {
             }
         }
         if !deleted.is_empty() {
-            self.ctx.replicate(c"DEL", &deleted);
+            self.replication.del(&deleted);
         }
         Ok(entries)
     }
 
     fn add_member(&mut self, user: &[u8], digest: &Digest, expires: Option<u64>) -> Result<()> {
         let expires = expiry::clamp(expires);
-        let ctx = self.ctx;
-        let (key, name) = self.index_write(user)?;
+        let (key, name, replication) = self.index_write(user)?;
         key.zadd(digest, expiry::score(expires))?;
-        let score = expires.map_or_else(|| b"+inf".to_vec(), ms);
-        ctx.replicate(c"ZADD", &[name, &score, digest]);
+        replication.zadd(name, expires, digest);
         Ok(())
     }
 
     fn remove_members(&mut self, user: &[u8], members: &[&[u8]]) -> Result<()> {
-        let ctx = self.ctx;
-        let (key, name) = self.index_write(user)?;
+        let (key, name, replication) = self.index_write(user)?;
         let mut zrem: Vec<&[u8]> = Vec::with_capacity(members.len() + 1);
         zrem.push(name);
         for m in members {
@@ -296,17 +287,16 @@ impl Storage for RedisStore<'_> {
             }
         }
         if zrem.len() > 1 {
-            ctx.replicate(c"ZREM", &zrem);
+            replication.zrem(&zrem);
         }
         Ok(())
     }
 
     fn expire_index(&mut self, user: &[u8], at: Option<u64>) -> Result<()> {
         let at = expiry::clamp(at);
-        let ctx = self.ctx;
-        let (key, name) = self.index_write(user)?;
+        let (key, name, replication) = self.index_write(user)?;
         key.set_expire_at(at)?;
-        replicate_expiry(ctx, name, at);
+        replication.expire(name, at);
         Ok(())
     }
 }

@@ -78,6 +78,8 @@ pub struct Server {
     child: Option<Child>,
     module_args: Vec<String>,
     redis_args: Vec<String>,
+    /// Load the module (false: a plain server on the same dir).
+    module: bool,
 }
 
 /// A fresh, empty scratch directory under the system temp dir, unique to
@@ -122,6 +124,7 @@ impl Server {
             child: None,
             module_args: module_args.iter().map(|s| s.to_string()).collect(),
             redis_args: redis_args.iter().map(|s| s.to_string()).collect(),
+            module: true,
         };
         s.launch()
             .unwrap_or_else(|log| panic!("the server did not start:\n{log}"));
@@ -136,6 +139,7 @@ impl Server {
             child: None,
             module_args: module_args.iter().map(|s| s.to_string()).collect(),
             redis_args: redis_args.iter().map(|s| s.to_string()).collect(),
+            module: true,
         };
         s.launch().map(|()| s)
     }
@@ -180,12 +184,13 @@ impl Server {
             .arg(&self.dir)
             .arg("--logfile")
             .arg(&log)
-            .args(&self.redis_args)
-            .arg("--loadmodule")
-            .arg(module_path())
-            .args(&self.module_args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .args(&self.redis_args);
+        if self.module {
+            cmd.arg("--loadmodule")
+                .arg(module_path())
+                .args(&self.module_args);
+        }
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let mut child = cmd.spawn().map_err(|e| format!("spawn {server}: {e}"))?;
         let pid = format!("process_id:{}", child.id());
         let deadline = Instant::now() + startup_limit();
@@ -236,6 +241,14 @@ impl Server {
         self.stop(shutdown);
         self.launch()
             .unwrap_or_else(|log| panic!("restart failed:\n{log}"));
+    }
+
+    /// Stop the server and start a plain one (no module) on the same dir
+    /// and server args; `Err(log)` when it refuses to start.
+    pub fn restart_without_module(&mut self, shutdown: &str) -> Result<(), String> {
+        self.stop(shutdown);
+        self.module = false;
+        self.launch()
     }
 
     pub fn stop(&mut self, shutdown: &str) {

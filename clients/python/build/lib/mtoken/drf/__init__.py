@@ -1,0 +1,18 @@
+"""Drop-in replacement for djforge-redis-multitokens on the mtoken module.
+
+    from mtoken.drf import MultiToken, CachedTokenAuthentication
+
+Settings live in ``settings.MTOKEN`` (see ``mtoken.drf.settings`` and the
+package README's migration guide). Needs ``pip install mtoken[drf]``.
+"""
+
+from .settings import apply_server_config, get_client, mtoken_settings
+from .tokens_auth import CachedTokenAuthentication, MultiToken
+
+__all__ = [
+    "CachedTokenAuthentication",
+    "MultiToken",
+    "apply_server_config",
+    "get_client",
+    "mtoken_settings",
+]
