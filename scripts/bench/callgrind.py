@@ -9,7 +9,7 @@ import time
 
 from server import Server, redis_benchmark
 from settings import log
-from workloads import expire_all_users, fill_users, load_scripts, read_fixtures, write_cases
+from workloads import expire_all_users, fill_users, load_scripts, read_cases, write_cases
 
 
 def callgrind_phases(n):
@@ -22,29 +22,21 @@ def callgrind_phases(n):
     conn = srv.conn
     try:
         shas = load_scripts(conn)
-        hit, gone, bad = read_fixtures(conn)
-        phases = [
-            ("HGET", ["HGET", "bench:hget", "user"], "hgetCommand", None),
-            ("GET", ["GET", "bench:get"], "getCommand", None),
-            ("VERIFY hit", ["MTOKEN.VERIFY", hit], "RedisModuleCommandDispatcher", None),
-            ("VERIFY miss", ["MTOKEN.VERIFY", gone], "RedisModuleCommandDispatcher", None),
-            ("VERIFY bad checksum", ["MTOKEN.VERIFY", bad], "RedisModuleCommandDispatcher", None),
-            ("VERIFY_RO hit", ["MTOKEN.VERIFY_RO", hit], "RedisModuleCommandDispatcher", None),
-        ]
-        for case in write_cases(shas, 100_000):
-            proc = {"SET": "setCommand", "CREATE": "RedisModuleCommandDispatcher"}
-            phases.append(
-                (case["name"], case["args"], proc.get(case["name"], "evalShaCommand"), 100_000)
-            )
+        # The read cases (and their fixtures), then the write cases; CREATE
+        # and the baseline add to the keys the reads left.
+        phases = read_cases(conn) + write_cases(shas, 100_000)
         results = {}
-        for i, (name, args, proc, rand) in enumerate(phases):
+        for i, case in enumerate(phases):
+            name, proc = case["name"], case["proc"]
             subprocess.run(["callgrind_control", "-z", str(srv.proc.pid)], capture_output=True)
-            redis_benchmark(srv.port, args, n, 16, rand)
+            redis_benchmark(srv.port, case["args"], n, 16, case.get("rand"))
             dump = dump_callgrind(srv, f"phase{i}")
             results[name] = summarize_dump(dump, n, proc)
             log(
                 f"  callgrind {name:<20} {results[name]['total']:>9,.0f} Ir/request"
                 f"  {results[name]['command']:>9,.0f} Ir in {proc}"
+                f"  {results[name]['allocs']:5.1f} allocations,"
+                f" {results[name]['frees']:5.1f} frees/request"
             )
         # EXPIREALL of 100 tokens: fill, zero the counters, expire, dump.
         per, users = 100, 50
@@ -57,7 +49,11 @@ def callgrind_phases(n):
             dump = dump_callgrind(srv, f"expireall-{side}")
             name = "EXPIREALL(100)" if side == "module" else "Lua EXPIREALL(100)"
             results[name] = summarize_dump(dump, users, proc)
-            log(f"  callgrind {name:<20} {results[name]['total']:>9,.0f} Ir/request")
+            log(
+                f"  callgrind {name:<20} {results[name]['total']:>9,.0f} Ir/request"
+                f"  {results[name]['allocs']:5.1f} allocations,"
+                f" {results[name]['frees']:5.1f} frees/request"
+            )
     finally:
         srv.stop()
     return results
@@ -98,6 +94,36 @@ def annotate(path, inclusive):
     return costs
 
 
+# The allocator's entry points that hand out a block: Redis's zmalloc and
+# zcalloc call malloc or calloc once per block, and so do RM_Alloc and a
+# module's Rust allocator (which goes through RM_Alloc); Lua's allocator asks
+# with realloc (from NULL, or to resize). jemalloc's names, unprefixed as in
+# Debian's build, or with the je_ prefix of Redis's bundled jemalloc.
+# (malloc_usable_size is no count of blocks: zmalloc calls it once per
+# allocation and zfree once per free.)
+ALLOC_FUNCS = {"malloc", "calloc", "realloc", "je_malloc", "je_calloc", "je_realloc"}
+FREE_FUNCS = {"free", "je_free"}
+NAMED = re.compile(r"^c?fn=\((\d+)\)(?: (.*))?$")
+
+
+def call_counts(path, names):
+    """Calls to each function in `names`, summed over every caller: the
+    `calls=` lines that follow a `cfn=` in the dump (names are given once,
+    with their id, then by id alone)."""
+    ids, counts, callee = {}, dict.fromkeys(names, 0), None
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith(("fn=", "cfn=")):
+                m = NAMED.match(line.rstrip("\n"))
+                if m and m.group(2):
+                    ids[m.group(1)] = m.group(2)
+                if line.startswith("cfn="):
+                    callee = ids.get(m.group(1)) if m else None
+            elif line.startswith("calls=") and callee in counts:
+                counts[callee] += int(line[6:].split()[0])
+    return counts
+
+
 def summarize_dump(path, n, proc):
     with open(path, errors="replace") as f:
         text = f.read()
@@ -118,7 +144,10 @@ def summarize_dump(path, n, proc):
         and "{{closure}}" not in f
     }
     parts_top = sorted(parts.items(), key=lambda kv: -kv[1])[:12]
+    calls = call_counts(path, ALLOC_FUNCS | FREE_FUNCS)
     return {
+        "allocs": sum(calls[f] for f in ALLOC_FUNCS) / n,
+        "frees": sum(calls[f] for f in FREE_FUNCS) / n,
         "total": total / n,
         "command": command / n,
         "top": [(f, ir / n) for f, ir in top],

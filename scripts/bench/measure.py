@@ -71,8 +71,8 @@ def throughput(srv, shas, p):
     med = {}
     for key, rs in runs.items():
         med[key] = {f: statistics.median(r[f] for r in rs) for f in rs[0]}
-        med[key]["all_rps"] = [r["rps"] for r in rs]
-        med[key]["all_cpu"] = [r["cpu"] for r in rs]
+        for f in ("rps", "cpu", "p50", "p99"):
+            med[key]["all_" + f] = [r[f] for r in rs]
     return med
 
 

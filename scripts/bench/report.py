@@ -8,7 +8,7 @@ import re
 import statistics
 import subprocess
 
-from results import rows_main
+from results import rows_main, target_rows
 from settings import CLIENTS, DOC, ROOT, TTL
 
 
@@ -53,14 +53,16 @@ def table(header, rows):
 
 
 def section_main(info, p, command, t, xa, mem):
-    rows, _ = rows_main(t, xa, mem)
+    rows, results = rows_main(t, xa, mem)
     lines = [
         "## Results",
         "",
         f"- Machine: {info['machine']}; load average at start {info['load']}",
         f"- Redis: {info['redis']}",
-        f"- Module: commit {info['commit']}, {info['rustc']}, `cargo build --release`",
-        f"- Command: `{command}`, {info['date']}",
+        f"- Module: commit {info['commit']}, {info['rustc']}, `cargo build --release`;"
+        " module floor `scripts/bench/floor/floor.c`, `cc -O2 -shared -fPIC`, loaded"
+        " into the same server",
+        f"- Command: `{command}`, {info['date']}; {info['took']}",
         f"- redis-benchmark, {CLIENTS} clients, median of {p['rounds']} alternating"
         f" rounds; n = {p['n_read16']:,} (reads, -P 16), {p['n_read1']:,} (reads, -P 1),"
         f" {p['n_write16']:,} (writes, -P 16), {p['n_write1']:,} (writes, -P 1);"
@@ -75,7 +77,13 @@ def section_main(info, p, command, t, xa, mem):
         " work on the machine moves the absolute numbers; alternating runs and"
         " medians keep the ratios steadier).",
         "",
-        table(["measurement", "mtoken", "reference", "ratio", "target"], rows),
+        "### Targets",
+        "",
+        table(["target", "measured", "goal", "result"], target_rows(results, mem["desc"])),
+        "",
+        "### Every measurement",
+        "",
+        table(["measurement", "measured", "reference", "ratio", "target"], rows),
         "",
         "Every round, in req/s, and how busy the server was (median CPU of the"
         " redis-server process during the run: near 100% the server is the"
@@ -110,23 +118,26 @@ def section_main(info, p, command, t, xa, mem):
 
 
 def section_callgrind(info, command, cg, n):
-    def row(name, ref):
+    def row(name, *refs):
         r = cg[name]
-        ratio = f"{r['total'] / cg[ref]['total']:.2f}× {ref}" if ref else ""
-        return (name, f"{r['total']:,.0f}", f"{r['command']:,.0f}", ratio)
+        ratio = ", ".join(f"{r['total'] / cg[ref]['total']:.2f}× {ref}" for ref in refs)
+        return (name, f"{r['total']:,.0f}", f"{r['command']:,.0f}", f"{r['allocs']:,.1f}", ratio)
 
+    floor = "floor.getname"
     rows = [
-        row("HGET", None),
-        row("GET", None),
-        row("VERIFY hit", "HGET"),
-        row("VERIFY miss", "GET"),
+        row("HGET"),
+        row("GET"),
+        row("floor.get", "GET"),
+        row(floor, "GET"),
+        row("VERIFY hit", "HGET", floor),
+        row("VERIFY miss", "GET", floor),
         row("VERIFY bad checksum", "GET"),
-        row("VERIFY_RO hit", "HGET"),
-        row("SET", None),
+        row("VERIFY_RO hit", "HGET", floor),
+        row("SET"),
         row("CREATE", "Lua CREATE"),
-        row("Lua CREATE", None),
+        row("Lua CREATE"),
         row("EXPIREALL(100)", "Lua EXPIREALL(100)"),
-        row("Lua EXPIREALL(100)", None),
+        row("Lua EXPIREALL(100)"),
     ]
     lines = [
         "## Instructions per command (callgrind)",
@@ -144,14 +155,26 @@ def section_callgrind(info, command, cg, n):
         " on a CPU with SHA-NI, does in a few hundred.",
         "",
         table(
-            ["workload", "Ir per request (whole server)", "Ir in the command", "ratio"],
+            [
+                "workload",
+                "Ir per request (whole server)",
+                "Ir in the command",
+                "allocations per request",
+                "ratio (Ir, whole server)",
+            ],
             rows,
         ),
         "",
         "\"Ir in the command\" is the inclusive cost of the command's own function"
-        " (`RedisModuleCommandDispatcher` for mtoken, `hgetCommand`, `getCommand`,"
-        " `setCommand`, `evalShaCommand`); the rest of a request is Redis's"
-        " networking, parsing, lookup of the command and its statistics.",
+        " (`RedisModuleCommandDispatcher` for mtoken and the module floor,"
+        " `hgetCommand`, `getCommand`, `setCommand`, `evalShaCommand`); the rest of"
+        " a request is Redis's networking, parsing, lookup of the command and its"
+        " statistics. \"Allocations per request\" counts the calls to jemalloc's"
+        " `malloc`, `calloc` and `realloc` in the whole server (every"
+        " `zmalloc`/`zcalloc`, the module API's `RM_Alloc` and the Rust allocator,"
+        " which goes through it; Lua's allocator uses `realloc`), divided by the"
+        " requests (the 50 benchmark connections add about 0.1). A GET costs"
+        " three, two of them the objects of its two arguments: Redis's floor.",
         "",
     ]
     for name in ("VERIFY hit", "CREATE", "EXPIREALL(100)"):
@@ -185,7 +208,18 @@ with whatever else runs on it.
 
 - **VERIFY** (hit, well-formed miss, bad checksum) and **VERIFY_RO** on one
   token, beside `GET` and `HGET` of an existing key, Redis's own floor for
-  "one lookup". The hit path writes at most once per `refresh-interval` (60 s).
+  "one lookup", and beside the **module floor**: the best any module can do.
+  The hit path writes at most once per `refresh-interval` (60 s).
+- The **module floor** is `scripts/bench/floor/floor.c`, a C module the bench
+  compiles (`cc -shared -fPIC`, against the `redismodule.h` of the
+  `redis-module` crate) and loads into the same server as mtoken.
+  `FLOOR.GET key` opens its argument with `RedisModule_OpenKey` and replies the
+  string value (`RedisModule_StringDMA`, `ReplyWithStringBuffer`);
+  `FLOOR.GETNAME id` first builds the key name `floor:{bench}:t:<id>` with
+  `RedisModule_CreateString` (31 bytes, as long as a token entry's name), as
+  mtoken builds `mtoken:{tag}:t:<digest>` from the token, then does the same.
+  Both read a value as long as an entry's record. FLOOR.GETNAME is what
+  VERIFY's targets compare with.
 - **CREATE** for random users (`user:__rand_int__`), beside `SET` of a new
   key and beside the **Lua baseline** `scripts/bench/create.lua`: the same job
   as a team without the module would do it. Its client draws the token and
@@ -208,9 +242,12 @@ with whatever else runs on it.
 - **Latency**: p50 / p99 of redis-benchmark at 50 clients, one request in
   flight per client (`-P 1`).
 
-Re-run: `make bench` (everything: about 5 minutes on 2 cores from a fresh
-clone, release build included), or `scripts/bench.sh main` /
+Re-run: `make bench` (everything, release build included; the Results say
+how long the last run took), or `scripts/bench.sh main` /
 `scripts/bench.sh callgrind`; `--quick` for a smoke run with small counts.
+The targets (issue 13) are medians over rounds of the ratio of two runs made
+side by side in the same server, except memory (bytes per token at 1M tokens
+over 100k users).
 
 Reading the numbers: at `-P 16` a fast command (GET, HGET) can leave the
 server partly idle, because the single-threaded redis-benchmark shares the two

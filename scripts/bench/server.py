@@ -3,6 +3,8 @@ callgrind), redis-benchmark, redis-cli --pipe, and what the server reports
 about a run."""
 
 import csv
+import glob
+import json
 import os
 import re
 import shutil
@@ -10,11 +12,43 @@ import subprocess
 import time
 
 from resp import Conn, encode, free_port
-from settings import CLIENTS, MODULE, WORK
+from settings import CLIENTS, FLOOR, FLOOR_SRC, MODULE, ROOT, WORK, log
+
+
+def module_header_dir():
+    """The directory of the redismodule.h that the redis-module crate ships
+    (src/include/ of the version in Cargo.lock)."""
+    meta = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--locked"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    if meta.returncode == 0:
+        for pkg in json.loads(meta.stdout)["packages"]:
+            if pkg["name"] == "redis-module":
+                found = os.path.join(os.path.dirname(pkg["manifest_path"]), "src", "include")
+                if os.path.exists(os.path.join(found, "redismodule.h")):
+                    return found
+    home = os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo"))
+    found = sorted(glob.glob(os.path.join(home, "registry/src/*/redis-module-*/src/include")))
+    if not found:
+        raise SystemExit("redismodule.h not found: run `cargo build --release` first")
+    return found[-1]
+
+
+def build_floor():
+    """Compile the module floor (floor/floor.c) if it is older than its source."""
+    if os.path.exists(FLOOR) and os.path.getmtime(FLOOR) >= os.path.getmtime(FLOOR_SRC):
+        return
+    os.makedirs(WORK, exist_ok=True)
+    cmd = ["cc", "-O2", "-Wall", "-shared", "-fPIC"]
+    cmd += ["-I", module_header_dir(), "-o", FLOOR, FLOOR_SRC]
+    log("building the module floor: " + " ".join(cmd))
+    subprocess.run(cmd, check=True)
 
 
 class Server:
-    """A redis-server with the release module, optionally under callgrind."""
+    """A redis-server with the release module and the module floor,
+    optionally under callgrind."""
 
     def __init__(self, name, callgrind=False):
         self.port = free_port()
@@ -30,6 +64,7 @@ class Server:
             "--dir", self.dir,
             "--logfile", os.path.join(self.dir, "redis.log"),
             "--loadmodule", MODULE,
+            "--loadmodule", FLOOR,
         ]
         if callgrind:
             argv = [

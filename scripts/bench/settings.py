@@ -9,6 +9,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MODULE = os.path.join(ROOT, "target", "release", "libmtoken.so")
 WORK = os.path.join(ROOT, "target", "bench")
 DOC = os.path.join(ROOT, "docs", "PERFORMANCE.md")
+# The module floor (floor/floor.c), built by the bench into WORK.
+FLOOR_SRC = os.path.join(HERE, "floor", "floor.c")
+FLOOR = os.path.join(WORK, "floor.so")
+FLOOR_PREFIX = "floor:{bench}:t:"  # as PREFIX in floor.c
+FLOOR_ID = "0123456789abcde"  # + the prefix: 31 bytes, as an entry's name
 
 CLIENTS = 50
 TTL = 86400  # every token in every benchmark has a TTL, as most deployments do

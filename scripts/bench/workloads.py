@@ -6,7 +6,7 @@ import os
 import secrets
 
 from resp import ReplyError
-from settings import HERE, PAD, TTL
+from settings import FLOOR_ID, FLOOR_PREFIX, HERE, PAD, TTL
 
 
 def load_scripts(conn):
@@ -19,7 +19,8 @@ def load_scripts(conn):
 
 def read_fixtures(conn):
     """A live token, a well-formed unknown one and one with a bad checksum,
-    checked to answer as their names say; and the GET/HGET reference keys."""
+    checked to answer as their names say; the GET/HGET reference keys and
+    the module floor's key (floor/floor.c)."""
     user = b"user:bench-verify"
     hit = conn.cmd("MTOKEN.CREATE", user, "TTL", TTL)[0]
     gone = conn.cmd("MTOKEN.CREATE", user, "TTL", TTL)[0]
@@ -28,8 +29,13 @@ def read_fixtures(conn):
     swap = b"b" if hit[pos : pos + 1] == b"a" else b"a"
     bad = hit[:pos] + swap + hit[pos + 1 :]
     # The value GET reads is as long as the entry's record; HGET reads one
-    # field of a small hash: Redis's own floors for "one lookup".
-    conn.cmd("SET", "bench:get", "x" * (20 + len(user)))
+    # field of a small hash: Redis's own floors for "one lookup". The
+    # module floor's FLOOR.GETNAME reads the same value under a name it
+    # builds from its argument, as long as an entry's name (so that Redis
+    # embeds it in one allocation, as it does mtoken's).
+    value = b"x" * (20 + len(user))
+    conn.cmd("SET", "bench:get", value)
+    conn.cmd("SET", FLOOR_PREFIX + FLOOR_ID, value)
     conn.cmd("HSET", "bench:hget", "user", user, "created", "1764000000000")
     before = conn.info("mtoken")
     assert conn.cmd("MTOKEN.VERIFY", hit) == user
@@ -47,25 +53,31 @@ def read_fixtures(conn):
         1,
     ), "fixtures do not hit/miss/fail the checksum as intended"
     assert conn.cmd("HGET", "bench:hget", "user") == user
-    return hit.decode(), gone.decode(), bad.decode()
+    assert conn.cmd("FLOOR.GET", "bench:get") == value
+    assert conn.cmd("FLOOR.GETNAME", FLOOR_ID) == value
+    return {"hit": hit.decode(), "gone": gone.decode(), "bad": bad.decode()}
 
 
 def read_cases(conn):
-    hit, gone, bad = read_fixtures(conn)
-    # Each mtoken case runs right beside its reference (the order flips every
-    # other round), so that a ratio compares runs made under the same load.
-    # `counts`: the counter every request of the run must add one to.
+    f = read_fixtures(conn)
+    module = "RedisModuleCommandDispatcher"  # every module command's entry
+
+    def case(name, args, counts, proc=module):
+        return {"name": name, "args": args, "counts": counts, "proc": proc}
+
+    # Each mtoken case runs right beside its references (the order flips
+    # every other round), so that a ratio compares runs made under the same
+    # load. `counts`: the counter every request of the run must add one to;
+    # `proc`: the command's own function, for callgrind's inclusive cost.
     return [
-        {"name": "HGET", "args": ["HGET", "bench:hget", "user"], "counts": "keyspace_hits"},
-        {"name": "VERIFY hit", "args": ["MTOKEN.VERIFY", hit], "counts": "mtoken_verify_hits"},
-        {"name": "VERIFY_RO hit", "args": ["MTOKEN.VERIFY_RO", hit], "counts": "mtoken_verify_hits"},
-        {"name": "GET", "args": ["GET", "bench:get"], "counts": "keyspace_hits"},
-        {
-            "name": "VERIFY bad checksum",
-            "args": ["MTOKEN.VERIFY", bad],
-            "counts": "mtoken_verify_malformed",
-        },
-        {"name": "VERIFY miss", "args": ["MTOKEN.VERIFY", gone], "counts": "mtoken_verify_misses"},
+        case("HGET", ["HGET", "bench:hget", "user"], "keyspace_hits", "hgetCommand"),
+        case("VERIFY hit", ["MTOKEN.VERIFY", f["hit"]], "mtoken_verify_hits"),
+        case("floor.getname", ["FLOOR.GETNAME", FLOOR_ID], "keyspace_hits"),
+        case("VERIFY_RO hit", ["MTOKEN.VERIFY_RO", f["hit"]], "mtoken_verify_hits"),
+        case("floor.get", ["FLOOR.GET", "bench:get"], "keyspace_hits"),
+        case("GET", ["GET", "bench:get"], "keyspace_hits", "getCommand"),
+        case("VERIFY bad checksum", ["MTOKEN.VERIFY", f["bad"]], "mtoken_verify_malformed"),
+        case("VERIFY miss", ["MTOKEN.VERIFY", f["gone"]], "mtoken_verify_misses"),
     ]
 
 
@@ -83,12 +95,14 @@ def write_cases(shas, users):
             "args": ["SET", "bench:set:__rand_int____rand_int__", "x" * 30],
             "rand": users,
             "fresh": True,
+            "proc": "setCommand",
         },
         {
             "name": "CREATE",
             "args": ["MTOKEN.CREATE", "user:__rand_int__", "TTL", str(TTL)],
             "rand": users,
             "fresh": True,
+            "proc": "RedisModuleCommandDispatcher",
         },
         {
             "name": "Lua CREATE",
@@ -102,6 +116,7 @@ def write_cases(shas, users):
             ],
             "rand": users,
             "fresh": True,
+            "proc": "evalShaCommand",
         },
     ]
 
