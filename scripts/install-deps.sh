@@ -13,7 +13,12 @@ command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 # (left by a removed libclang-dev) is not enough.
 has_libclang() {
   [ -n "${LIBCLANG_PATH:-}" ] && ls "$LIBCLANG_PATH"/libclang.so* >/dev/null 2>&1 && return 0
-  ls /usr/lib/llvm-*/lib/libclang.so /usr/lib/*-linux-gnu/libclang.so >/dev/null 2>&1
+  # Either place will do (ls of both fails when one is absent).
+  local f
+  for f in /usr/lib/llvm-*/lib/libclang.so /usr/lib/*-linux-gnu/libclang.so; do
+    [ -e "$f" ] && return 0
+  done
+  return 1
 }
 has_libclang || missing+=(libclang-dev)
 # The Python client's tests run in a virtualenv.
