@@ -2,9 +2,18 @@
 # Install what building and testing mtoken needs, if it is missing:
 # redis-server and redis-cli (Debian's redis-server, redis-tools), libclang
 # (bindgen, used by the redis-module crate's build) and Python's venv.
+# With --bench (scripts/bench.sh), also what the benchmark needs:
+# redis-benchmark, a C compiler for its module floor, valgrind.
 set -euo pipefail
 
 missing=()
+if [ "${1:-}" = "--bench" ]; then
+  command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
+  command -v cc >/dev/null 2>&1 || missing+=(gcc)
+  # gcc only recommends the C library's headers.
+  [ -e /usr/include/string.h ] || missing+=(libc6-dev)
+  command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+fi
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 # bindgen (clang-sys) loads libclang and needs clang's own headers: both come
