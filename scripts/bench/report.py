@@ -262,7 +262,8 @@ MARK = {
 
 
 def write_doc(sections):
-    """Rewrite the doc, keeping a section this run did not produce."""
+    """Rewrite the doc, keeping a section this run did not produce and what
+    follows the last one (results written by hand or by big_user.py)."""
     old = open(DOC).read() if os.path.exists(DOC) else ""
     parts = [HEADER]
     for key in ("main", "callgrind"):
@@ -272,6 +273,9 @@ def write_doc(sections):
             m = re.search(re.escape(start) + r"\n(.*?)\n" + re.escape(end), old, re.S)
             body = m.group(1) if m else f"_Not run yet: `scripts/bench.sh {key}`._"
         parts.append(f"{start}\n{body}\n{end}\n")
+    tail = old.split(MARK["callgrind"][1] + "\n", 1)
+    if len(tail) == 2 and tail[1].strip():
+        parts.append(tail[1].lstrip("\n"))
     os.makedirs(os.path.dirname(DOC), exist_ok=True)
     with open(DOC, "w") as f:
         f.write("\n".join(parts))
