@@ -3,7 +3,7 @@
 # instructions and allocations per command against Redis's own commands, a
 # module floor (scripts/bench/floor/) and a Lua baseline; writes
 # docs/PERFORMANCE.md. `make bench` builds the release module first.
-#   scripts/bench.sh              everything (about 7 minutes on 2 cores)
+#   scripts/bench.sh              everything (3-7 minutes on 2 cores)
 #   scripts/bench.sh main         redis-benchmark, EXPIREALL, memory
 #   scripts/bench.sh callgrind    instruction counts only (needs valgrind)
 #   scripts/bench.sh --quick      small counts, one round: a smoke run

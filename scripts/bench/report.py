@@ -67,7 +67,7 @@ def section_main(info, p, command, t, xa, mem):
         f" rounds; n = {p['n_read16']:,} (reads, -P 16), {p['n_read1']:,} (reads, -P 1),"
         f" {p['n_write16']:,} (writes, -P 16), {p['n_write1']:,} (writes, -P 1);"
         f" random users from {p['users_rand']:,}; every token has TTL {TTL} s.",
-        "- Ratio = mtoken / reference, the median over rounds of the ratio of two"
+        "- Ratio = measured / reference, the median over rounds of the ratio of two"
         " runs made side by side (req/s shown: the medians); for memory and"
         " latency lower is better.",
         "  In brackets: the server's own time per call (`INFO commandstats`"

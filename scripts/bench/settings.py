@@ -19,7 +19,7 @@ CLIENTS = 50
 TTL = 86400  # every token in every benchmark has a TTL, as most deployments do
 PAD = "a" * 40  # + two 12-digit __rand_int__ = a 64-char "sha256 hex" for the baseline
 
-# Full run sizes (about 5 minutes on 2 cores); --quick divides them.
+# Full run sizes (3-7 minutes on 2 cores, by the CPU); --quick divides them.
 FULL = dict(
     rounds=5,
     n_read16=1_500_000,

@@ -2,7 +2,7 @@
  * with a string key's value, so that every mtoken VERIFY figure has a ratio
  * to "the best any module can do" on the same server.
  *
- *   FLOOR.GET key      opens argv[1] and replies its value (nil if empty)
+ *   FLOOR.GET key      opens argv[1] and replies its string value (nil if none)
  *   FLOOR.GETNAME id   the same on the key PREFIX + id, a name the command
  *                      builds with RedisModule_CreateString, as mtoken builds
  *                      `mtoken:{tag}:t:<digest>` from the token
