@@ -2,9 +2,18 @@
 # Install what building and testing mtoken needs, if it is missing:
 # redis-server and redis-cli (Debian's redis-server, redis-tools), libclang
 # (bindgen, used by the redis-module crate's build) and Python's venv.
+# With --bench (scripts/bench.sh), also what the benchmark needs:
+# redis-benchmark, a C compiler for its module floor, valgrind.
 set -euo pipefail
 
 missing=()
+if [ "${1:-}" = "--bench" ]; then
+  command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
+  command -v cc >/dev/null 2>&1 || missing+=(gcc)
+  # gcc only recommends the C library's headers.
+  [ -e /usr/include/string.h ] || missing+=(libc6-dev)
+  command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+fi
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 # bindgen (clang-sys) loads libclang and needs clang's own headers: both come
@@ -13,7 +22,12 @@ command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 # (left by a removed libclang-dev) is not enough.
 has_libclang() {
   [ -n "${LIBCLANG_PATH:-}" ] && ls "$LIBCLANG_PATH"/libclang.so* >/dev/null 2>&1 && return 0
-  ls /usr/lib/llvm-*/lib/libclang.so /usr/lib/*-linux-gnu/libclang.so >/dev/null 2>&1
+  # Either place will do (ls of both fails when one is absent).
+  local f
+  for f in /usr/lib/llvm-*/lib/libclang.so /usr/lib/*-linux-gnu/libclang.so; do
+    [ -e "$f" ] && return 0
+  done
+  return 1
 }
 has_libclang || missing+=(libclang-dev)
 # The Python client's tests run in a virtualenv.
