@@ -89,7 +89,8 @@ impl Batch {
 
     fn op(&mut self, code: u8) {
         if self.buf.is_empty() {
-            self.buf.reserve(128);
+            // Enough for a CREATE (entry, member, index expiry) at once.
+            self.buf.reserve(256);
             self.buf.push(VERSION);
         }
         self.buf.push(code);

@@ -31,6 +31,17 @@ pub fn user_index(ns: &[u8], user: &[u8]) -> Vec<u8> {
     key
 }
 
+/// Whether `name` is `user`'s index key (`user_index(ns, user)`), without
+/// building it.
+pub fn is_user_index(name: &[u8], ns: &[u8], user: &[u8]) -> bool {
+    let [a, b, c, d, e] = parts(ns, slot::key_slot(user), b"}:u:", user);
+    name.len() == a.len() + b.len() + c.len() + d.len() + e.len()
+        && [a, b, c, d, e]
+            .iter()
+            .try_fold(name, |rest, part| rest.strip_prefix(*part))
+            .is_some()
+}
+
 /// The entry of one token, on the token's (= its user's) slot. Built on
 /// the stack: VERIFY builds one per call.
 pub fn token_entry(ns: &[u8], slot: u16, digest: &Digest) -> EntryName {
@@ -79,6 +90,10 @@ mod tests {
     #[test]
     fn key_names_have_the_documented_shape() {
         let k = user_index(b"ns", b"alice");
+        assert!(is_user_index(&k, b"ns", b"alice"));
+        assert!(!is_user_index(&k, b"ns", b"alic"));
+        assert!(!is_user_index(&k, b"ns", b"alicee"));
+        assert!(!is_user_index(&k, b"nt", b"alice"));
         let tag = slot::tag(key_slot(b"alice"));
         let mut want = b"ns:{".to_vec();
         want.extend_from_slice(tag);

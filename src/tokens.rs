@@ -111,7 +111,12 @@ impl<S: Storage> Tokens<S> {
     /// max-lifetime.
     pub fn first_live(&mut self, user: &[u8], slot: u16) -> Result<(bool, Vec<Digest>)> {
         if self.policy.max_lifetime == 0 {
-            let live = !self.members_from(user, self.now as f64, 1)?.is_empty();
+            let mut live = false;
+            self.store
+                .members(user, self.now as f64, f64::INFINITY, &mut |m, _| {
+                    live = Digest::try_from(m).is_ok();
+                    !live
+                })?;
             return Ok((live, Vec::new()));
         }
         let mut dead = Vec::new();

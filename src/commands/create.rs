@@ -15,7 +15,7 @@ pub fn create(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let mut args = Cursor::new(argv);
     let user = args.next_user()?;
     let opts = args::create_options(args.rest())?;
-    let prefix = config::PREFIX.get_bytes();
+    let prefix = config::PREFIX.read();
     let mut tokens = super::tokens(ctx, true);
     let created = run(&mut tokens, user, &opts, config::max_tokens(), |slot| {
         token::generate(&prefix, slot).map_err(|_| Error::NoRandomness)

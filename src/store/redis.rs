@@ -40,7 +40,8 @@ pub struct RedisStore<'c> {
     /// The command may write: every key it opens needs read and update
     /// permission in the caller's ACL (else read).
     writes: bool,
-    index: Option<(Vec<u8>, Vec<u8>, Open<'c>)>,
+    /// The user's index: its name and key.
+    index: Option<(Vec<u8>, Open<'c>)>,
     entry: Option<((u16, Digest), EntryName, Open<'c>)>,
     /// Where each write goes once made (sent when the store is dropped,
     /// at the end of the command, in the batched mode).
@@ -75,8 +76,9 @@ impl<'c> RedisStore<'c> {
 
     /// The user's index, opened (for writing with `write`) and type-checked.
     fn index_key(&mut self, user: &[u8], write: bool) -> Result<&mut Open<'c>> {
-        let cached = matches!(&self.index, Some((u, _, open))
-            if u == user && (!write || matches!(open, Open::Write(_))));
+        let cached = matches!(&self.index, Some((name, open))
+            if keys::is_user_index(name, &self.ns, user)
+                && (!write || matches!(open, Open::Write(_))));
         if !cached {
             self.index = None; // close before reopening
             let name = keys::user_index(&self.ns, user);
@@ -84,10 +86,10 @@ impl<'c> RedisStore<'c> {
             if !matches!(open.key().kind(), Kind::Empty | Kind::Zset) {
                 return Err(Error::WrongType);
             }
-            self.index = Some((user.to_vec(), name, open));
+            self.index = Some((name, open));
         }
         match &mut self.index {
-            Some((_, _, open)) => Ok(open),
+            Some((_, open)) => Ok(open),
             None => Err(Error::WrongType),
         }
     }
@@ -101,7 +103,7 @@ impl<'c> RedisStore<'c> {
     ) -> Result<(&mut WriteKey<'c>, &[u8], &mut Replication<'c>)> {
         self.index_key(user, true)?;
         match &mut self.index {
-            Some((_, name, Open::Write(k))) => Ok((k, name, &mut self.replication)),
+            Some((name, Open::Write(k))) => Ok((k, name, &mut self.replication)),
             _ => Err(Error::WriteRefused),
         }
     }
@@ -257,7 +259,7 @@ impl Storage for RedisStore<'_> {
         }
         let entries = deleted.len();
         let mut index = index;
-        if let Some((_, name, Open::Write(key))) = &mut index {
+        if let Some((name, Open::Write(key))) = &mut index {
             if key.kind() != Kind::Empty {
                 key.delete()?;
                 deleted.push(name);
