@@ -31,7 +31,12 @@ fi
 name="${1:?usage: $0 NAME (or --list)}"
 [ -n "${SOURCES[$name]:-}" ] || { echo "unknown server $name; known: ${!SOURCES[*]}" >&2; exit 2; }
 dir="$root/$name"
-if [ -f "$dir/env" ]; then cat "$dir/env"; exit 0; fi
+# The cache holds absolute paths: use it only where it was fetched (a moved
+# or copied checkout fetches again) and while its server still runs.
+if [ -f "$dir/env" ] && grep -qxF "MTOKEN_SERVER=$dir/bin/server" "$dir/env" \
+   && "$dir/bin/server" --version >/dev/null 2>&1; then
+  cat "$dir/env"; exit 0
+fi
 rm -rf "$dir"; mkdir -p "$dir/bin"
 log() { echo "fetch $name: $*" >&2; }
 
