@@ -161,7 +161,9 @@ impl Server {
     fn launch_once(&mut self) -> Result<(), String> {
         let port = free_port();
         let log = self.dir.join("redis.log");
-        let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+        // Lossy: a server may log a key name's raw bytes.
+        let read_log =
+            || String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
         let server = server_bin();
         // MTOKEN_REDIS_WRAPPER runs the server under a tool, e.g.
         // "valgrind --leak-check=full --log-file=/tmp/vg.%p" (scripts/leak-check.sh).
@@ -228,7 +230,9 @@ impl Server {
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default()
+        // Lossy: a server may log a key name's raw bytes.
+        String::from_utf8_lossy(&std::fs::read(self.dir.join("redis.log")).unwrap_or_default())
+            .into_owned()
     }
 
     pub fn alive(&mut self) -> bool {
