@@ -38,6 +38,16 @@ impl<S: Storage> Tokens<S> {
         Tokens { store, policy, now }
     }
 
+    /// A token's entry is missing: TRYAGAIN on a slot being imported (it
+    /// may be on its way), else fine — the token is unknown.
+    pub fn missing(&mut self, slot: u16) -> Result<()> {
+        if self.store.importing(slot) {
+            Err(Error::TryAgain)
+        } else {
+            Ok(())
+        }
+    }
+
     /// On an importing slot, TRYAGAIN unless the user's index and every
     /// live token entry it names have arrived; elsewhere, nothing to check.
     pub fn require_complete(&mut self, user: &[u8], slot: u16) -> Result<()> {

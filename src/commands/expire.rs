@@ -45,11 +45,8 @@ pub fn run_expire<S: Storage>(t: &mut Tokens<S>, tok: WellFormed) -> Result<u64>
         None => None,
     };
     let Some(user) = user else {
-        return if t.store.importing(slot) {
-            Err(Error::TryAgain)
-        } else {
-            Ok(0)
-        };
+        t.missing(slot)?;
+        return Ok(0);
     };
     t.require_complete(&user, slot)?;
     t.revoke(&user, slot, &[digest], false)

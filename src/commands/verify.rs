@@ -92,9 +92,7 @@ pub fn run<'a, S: Storage>(
         }
     };
     let Some(next) = found else {
-        if t.store.importing(slot) {
-            return Err(Error::TryAgain);
-        }
+        t.missing(slot)?;
         return Ok(Verified::Unknown);
     };
     match next {
