@@ -4,6 +4,7 @@
 
 use crate::commands::args::{self, Cursor};
 use crate::error::{Error, Result};
+use crate::events::Reason;
 use crate::ffi::Ctx;
 use crate::record::Record;
 use crate::slot::key_slot;
@@ -15,8 +16,10 @@ pub fn expire(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let mut args = Cursor::new(argv);
     let tok = args.next_arg()?;
     args.done()?;
-    let removed = run_expire(&mut super::tokens(ctx, true), tok)?;
+    let mut tokens = super::tokens(ctx, true);
+    let removed = run_expire(&mut tokens, tok)?;
     super::reply_revoked(ctx, removed);
+    super::publish(ctx, &mut tokens);
     Ok(())
 }
 
@@ -26,23 +29,33 @@ pub fn expire_all(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let except = args::except_option(args.rest())?;
     // A malformed or foreign EXCEPT token matches none of the user's tokens.
     let keep = except.filter(|t| token::well_formed(t)).map(token::digest);
-    let removed = run_expire_all(&mut super::tokens(ctx, true), user, keep)?;
+    let mut tokens = super::tokens(ctx, true);
+    let removed = run_expire_all(&mut tokens, user, keep)?;
     super::reply_revoked(ctx, removed);
+    super::publish(ctx, &mut tokens);
     Ok(())
 }
 
-/// Remove one token; returns 1 if it was live, else 0.
+/// Remove one token; returns 1 if it was live, else 0. A replaced
+/// token (rotation) logs its device out: the device's current token goes.
 pub fn run_expire<S: Storage>(t: &mut Tokens<S>, tok: &[u8]) -> Result<u64> {
     if !token::well_formed(tok) {
         return Ok(0);
     }
     let slot = token::slot_of(tok);
     let digest = token::digest(tok);
-    let user = match t.store.entry(slot, &digest)? {
-        Some(e) => Some(Record::decode(e).ok_or(Error::ForeignValue)?.user.to_vec()),
+    let found = match t.store.entry(slot, &digest)? {
+        Some(e) => {
+            let rec = Record::decode(e).ok_or(Error::ForeignValue)?;
+            let family = rec.retired().and(rec.rotation).map(|r| r.family);
+            Some((rec.user.to_vec(), family))
+        }
         None => None,
     };
-    let Some(user) = user else {
+    if let Some((user, Some(family))) = &found {
+        return t.end_family(user, slot, family, &digest, Reason::Logout);
+    }
+    let Some((user, _)) = found else {
         return if t.store.importing(slot) {
             Err(Error::TryAgain)
         } else {
@@ -50,7 +63,7 @@ pub fn run_expire<S: Storage>(t: &mut Tokens<S>, tok: &[u8]) -> Result<u64> {
         };
     };
     t.require_complete(&user, slot)?;
-    t.revoke(&user, slot, &[digest], false)
+    t.revoke(&user, slot, &[digest], false, Reason::Logout)
 }
 
 /// Remove every token of `user` but `keep`; returns how many were live.
@@ -69,5 +82,5 @@ pub fn run_expire_all<S: Storage>(
         .filter(|d| Some(*d) != keep)
         .collect();
     let all = doomed.len() == total;
-    t.revoke(user, slot, &doomed, all)
+    t.revoke(user, slot, &doomed, all, Reason::ExpireAll)
 }
