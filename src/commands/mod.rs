@@ -313,7 +313,7 @@ pub const COMMANDS: [Command; 9] = [
             flags: c"write deny-oom fast",
             categories: "write fast",
             arity: -2,
-            key_flags: RW | raw::REDISMODULE_CMD_KEY_UPDATE | raw::REDISMODULE_CMD_KEY_INSERT,
+            key_flags: RW | raw::REDISMODULE_CMD_KEY_INSERT,
             summary: c"Replaces a token by a new one for the same device; the old one answers for GRACE seconds, and its later use logs the device out. Returns the new token, or nil.",
             complexity: c"O(log N) for N tokens of the user; O(N) when a replaced token is presented again.",
             since: c"0.2.0",
