@@ -316,7 +316,7 @@ pub const COMMANDS: [Command; 9] = [
             key_flags: RW | raw::REDISMODULE_CMD_KEY_INSERT,
             summary: c"Replaces a token by a new one for the same device; the old one answers for GRACE seconds, and its later use logs the device out. Returns the new token, or nil.",
             complexity: c"O(log N) for N tokens of the user; O(N) when a replaced token is presented again.",
-            since: c"0.2.0",
+            since: c"0.1.0",
             args: &[
                 arg(c"token", ArgType::Key),
                 option(c"GRACE", c"seconds", ArgType::Integer),
@@ -335,7 +335,7 @@ pub const COMMANDS: [Command; 9] = [
             key_flags: RO,
             summary: c"Returns the pub/sub channel of a user's logout events (mtoken.events).",
             complexity: c"O(1)",
-            since: c"0.2.0",
+            since: c"0.1.0",
             args: &[arg(c"user", ArgType::Key)],
         },
         handler: channel,
