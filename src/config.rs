@@ -13,6 +13,7 @@ use redis_module::configuration::{
 use redis_module::{Context, RedisError, RedisString};
 
 use crate::error::Error;
+use crate::events;
 use crate::expiry::{Policy, RefreshMode};
 use crate::ffi::config::{self as ffi_config, StringConfig};
 use crate::token;
@@ -106,6 +107,7 @@ pub static REFRESH_PERSISTENT: AtomicBool = AtomicBool::new(true);
 /// replication, persistence").
 pub static REPLICATE_NATIVE: AtomicBool = AtomicBool::new(false);
 pub static REFRESH_MODE: ModeConfig = ModeConfig(AtomicI32::new(RefreshMode::Token as i32));
+pub static REUSE_WINDOW: AtomicI64 = AtomicI64::new(DEFAULT_REUSE_WINDOW);
 pub static NAMESPACE: StringConfig = StringConfig::new(check_namespace);
 pub static PREFIX: StringConfig = StringConfig::new(check_prefix);
 
@@ -132,8 +134,16 @@ pub fn max_tokens() -> usize {
     load(&MAX_TOKENS) as usize
 }
 
+/// `mtoken.rotation-reuse-window`: seconds a replaced token is remembered
+/// at most (docs/DESIGN.md, "Rotation").
+pub const DEFAULT_REUSE_WINDOW: i64 = 7 * 86_400;
+
+pub fn reuse_window() -> u64 {
+    load(&REUSE_WINDOW)
+}
+
 /// Names accepted after `--loadmodule`, with or without the `mtoken.` prefix.
-const NAMES: [&str; 9] = [
+const NAMES: [&str; 11] = [
     "default-ttl",
     "refresh-on-verify",
     "refresh-persistent",
@@ -143,6 +153,8 @@ const NAMES: [&str; 9] = [
     "namespace",
     "token-prefix",
     "replicate-native",
+    "events",
+    "rotation-reuse-window",
 ];
 
 /// Read `NAME VALUE` pairs from the module arguments.
@@ -229,11 +241,17 @@ fn str_arg<'a>(args: &'a [(&str, String)], name: &str, default: &'a str) -> &'a 
 pub fn register(ctx: &Context, args: &[RedisString]) -> Result<(), Error> {
     let args = parse_module_args(args)?;
     let flags = || ConfigurationFlags::DEFAULT;
-    let ints: [(&str, &'static AtomicI64, i64, i64); 4] = [
+    let ints: [(&str, &'static AtomicI64, i64, i64); 5] = [
         ("default-ttl", &DEFAULT_TTL, 0, MAX_SECONDS),
         ("refresh-interval", &REFRESH_INTERVAL, 60, 86_400 * 365),
         ("max-lifetime", &MAX_LIFETIME, 0, MAX_SECONDS),
         ("max-tokens-per-user", &MAX_TOKENS, 0, 1_000_000),
+        (
+            "rotation-reuse-window",
+            &REUSE_WINDOW,
+            DEFAULT_REUSE_WINDOW,
+            MAX_SECONDS,
+        ),
     ];
     for (name, var, default, max) in ints {
         let value = int_arg(&args, name, default)?;
@@ -272,6 +290,14 @@ pub fn register(ctx: &Context, args: &[RedisString]) -> Result<(), Error> {
         &REFRESH_MODE_NAMES,
     )?;
     register_enum_configuration(ctx, "refresh-on-verify", &REFRESH_MODE, mode, flags(), None);
+    let events = enum_arg(
+        &args,
+        "events",
+        events::Mode::Off,
+        &events::MODES,
+        &events::MODE_NAMES,
+    )?;
+    register_enum_configuration(ctx, "events", &events::MODE, events, flags(), None);
     let ns = string_arg(&args, "namespace", "mtoken", check_namespace)?;
     register_string_configuration(ctx, "namespace", &NAMESPACE, ns, flags(), None);
     let prefix = string_arg(&args, "token-prefix", "mt_", check_prefix)?;

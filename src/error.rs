@@ -10,6 +10,8 @@ pub enum Opt {
     Ttl,
     Name,
     Except,
+    Scope,
+    Grace,
 }
 
 impl Opt {
@@ -18,6 +20,8 @@ impl Opt {
             Opt::Ttl => "TTL",
             Opt::Name => "NAME",
             Opt::Except => "EXCEPT",
+            Opt::Scope => "SCOPE",
+            Opt::Grace => "GRACE",
         }
     }
 
@@ -27,6 +31,8 @@ impl Opt {
             Opt::Ttl => "a number of seconds",
             Opt::Name => "a label",
             Opt::Except => "a token",
+            Opt::Scope => "a name",
+            Opt::Grace => "a number of seconds",
         }
     }
 }
@@ -53,6 +59,12 @@ pub enum Error {
     NotSeconds,
     /// A TTL beyond what a token entry holds (u32 seconds).
     TtlTooLarge,
+    /// A scope name outside `commands::args::scope`'s rules.
+    BadScope,
+    /// More than `commands::args::MAX_SCOPES` scopes.
+    TooManyScopes,
+    /// A GRACE that is not 0 to `commands::args::MAX_GRACE` seconds.
+    BadGrace,
     /// An option word as the last argument, without its value.
     MissingValue(Opt),
     DuplicateOption(Opt),
@@ -173,6 +185,21 @@ impl fmt::Display for Error {
                 f.write_str("ERR TTL must be a whole number of seconds, 0 or more")
             }
             Error::TtlTooLarge => write!(f, "ERR TTL is too large (at most {} seconds)", u32::MAX),
+            Error::BadScope => write!(
+                f,
+                "ERR a scope is 1 to {} characters of A-Z a-z 0-9 _ . : / -",
+                crate::commands::args::MAX_SCOPE_LEN
+            ),
+            Error::TooManyScopes => write!(
+                f,
+                "ERR a token has at most {} scopes",
+                crate::commands::args::MAX_SCOPES
+            ),
+            Error::BadGrace => write!(
+                f,
+                "ERR GRACE must be a whole number of seconds from 0 to {}",
+                crate::commands::args::MAX_GRACE
+            ),
             Error::MissingValue(o) => write!(f, "ERR {} needs {}", o.word(), o.value()),
             Error::DuplicateOption(o) => write!(f, "ERR {} given twice", o.word()),
             Error::UnknownOption { command, takes } => {
@@ -266,6 +293,10 @@ mod tests {
             Error::NameTooLong,
             Error::NotSeconds,
             Error::TtlTooLarge,
+            Error::BadScope,
+            Error::TooManyScopes,
+            Error::BadGrace,
+            Error::MissingValue(Opt::Scope),
             Error::MissingValue(Opt::Ttl),
             Error::DuplicateOption(Opt::Name),
             Error::UnknownOption {

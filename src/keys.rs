@@ -58,6 +58,16 @@ pub fn token_entry(ns: &[u8], slot: u16, digest: &Digest) -> EntryName {
     name
 }
 
+/// The digest in a token entry's key name of namespace `ns`; `None` for
+/// any other name (checked by shape: prefix, tag, kind, length).
+pub fn entry_digest(ns: &[u8], name: &[u8]) -> Option<Digest> {
+    let rest = name.strip_prefix(ns)?.strip_prefix(b":{")?;
+    let (tag, rest) = rest.split_at_checked(slot::TAG_LEN)?;
+    let digest = rest.strip_prefix(b"}:t:")?;
+    let digest = Digest::try_from(digest).ok()?;
+    (token_entry(ns, slot::key_slot(tag), &digest)[..] == *name).then_some(digest)
+}
+
 /// A token entry's key name (derefs to its bytes).
 #[derive(Clone, Copy)]
 pub struct EntryName {
@@ -102,6 +112,10 @@ mod tests {
         let t = token_entry(b"ns", 0, &[0xab; DIGEST_LEN]);
         assert!(t.starts_with(b"ns:{"));
         assert_eq!(&t[t.len() - DIGEST_LEN - 3..t.len() - DIGEST_LEN], b":t:");
+        assert_eq!(entry_digest(b"ns", &t), Some([0xab; DIGEST_LEN]));
+        assert_eq!(entry_digest(b"ns", &k), None);
+        assert_eq!(entry_digest(b"other", &t), None);
+        assert_eq!(entry_digest(b"ns", &t[..t.len() - 1]), None);
         // 30 bytes with the default namespace: Redis's 32-byte class.
         assert_eq!(token_entry(b"mtoken", 0, &[1; DIGEST_LEN]).len(), 30);
     }

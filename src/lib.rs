@@ -7,6 +7,7 @@ pub mod compat;
 pub mod config;
 pub mod effects;
 pub mod error;
+pub mod events;
 pub mod expiry;
 pub mod ffi;
 pub mod keys;
@@ -52,6 +53,9 @@ fn init(ctx: &Context, args: &[RedisString]) -> Status {
     compat::init(ctx);
     let loaded = config::register(ctx, args).and_then(|()| commands::register(ctx));
     stats::register(ctx);
+    // Where the server cannot tell of an entry before expiring it (Redis
+    // 7.0), TTL expiry publishes nothing (docs/DESIGN.md, "Events").
+    events::register(ctx);
     match loaded {
         Ok(()) => Status::Ok,
         Err(e) => {

@@ -6,7 +6,7 @@
 //! The expiry arithmetic itself is `expiry::Policy`.
 
 use crate::expiry::{self, Policy, RefreshMode};
-use crate::record::{Record, Ttl};
+use crate::record::{Record, Retired, Ttl};
 use crate::token::Digest;
 
 /// At most this many dead index members are removed by one command, so
@@ -21,16 +21,22 @@ pub const USER_REFRESH_BATCH: usize = 100;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Device {
     pub digest: Digest,
+    /// The id LIST shows and REVOKE takes: the digest, or once rotated the
+    /// family id (`Record::device_id`).
+    pub id: Digest,
     pub created: u64,
     pub last_used: u64,
     pub ttl: Ttl,
     pub name: Option<Vec<u8>>,
+    /// `None`: every scope (created without `SCOPE`).
+    pub scopes: Option<Vec<Vec<u8>>>,
     /// When it stops being valid: its expiry, capped by max-lifetime.
     pub expires: Option<u64>,
 }
 
 /// A token's entry seen now: the device it is, or `None` when it is past
-/// its max-lifetime (dead whatever its TTL says).
+/// its max-lifetime (dead whatever its TTL says) or is a replaced token's
+/// marker (never an index member; one found there is no device).
 pub fn device(
     policy: &Policy,
     now: u64,
@@ -38,12 +44,15 @@ pub fn device(
     rec: &Record,
     expires: Option<u64>,
 ) -> Option<Device> {
-    (!policy.past_deadline(rec.created, now)).then(|| Device {
+    let usable = !policy.past_deadline(rec.created, now) && rec.retired().is_none();
+    usable.then(|| Device {
         digest,
+        id: rec.device_id(&digest),
         created: rec.created,
         last_used: rec.last_used,
         ttl: rec.ttl,
         name: rec.name.map(<[u8]>::to_vec),
+        scopes: rec.scopes.map(|s| s.iter().map(<[u8]>::to_vec).collect()),
         // A max-lifetime set after creation ends the token first.
         expires: policy.cap(rec.created, expires),
     })
@@ -70,15 +79,75 @@ pub enum OnVerify {
     Refresh,
     /// Past max-lifetime: answer nil, and remove it when the call may write.
     Dead,
+    /// The token does not hold the scope asked for: answer nil, write nothing.
+    Denied,
+    /// A replaced token within its grace period: answer the user (if the
+    /// device is still there), write nothing.
+    Grace(Retired),
+    /// A replaced token past its grace period: reuse, so revoke the device
+    /// when the call may write, and answer nil.
+    Reused,
 }
 
-pub fn on_verify(policy: &Policy, rec: &Record, now: u64, may_write: bool) -> OnVerify {
+/// `scope`: the scope the caller requires, if any.
+pub fn on_verify(
+    policy: &Policy,
+    rec: &Record,
+    now: u64,
+    may_write: bool,
+    scope: Option<&[u8]>,
+) -> OnVerify {
     if policy.past_deadline(rec.created, now) {
         OnVerify::Dead
+    } else if let Some(retired) = rec.retired() {
+        if now < retired.grace_end {
+            if rec.allows(scope) {
+                OnVerify::Grace(retired)
+            } else {
+                OnVerify::Denied
+            }
+        } else {
+            OnVerify::Reused
+        }
+    } else if !rec.allows(scope) {
+        OnVerify::Denied
     } else if may_write && policy.due(rec.ttl, rec.last_used, now) {
         OnVerify::Refresh
     } else {
         OnVerify::Answer
+    }
+}
+
+/// What ROTATE writes, decided from the old token's record and expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rotation {
+    /// The new token's expiry: a fresh TTL from now, capped at the
+    /// device's max-lifetime deadline (from its first creation).
+    pub expires: Option<u64>,
+    /// When the old token stops answering (now + grace, ms).
+    pub grace_end: u64,
+    /// The old entry's (the marker's) expiry: never later than the old
+    /// token would have expired, and at most `window` past the rotation
+    /// (but at least its grace), so markers do not pile up.
+    pub marker_expires: u64,
+}
+
+pub fn rotation(
+    policy: &Policy,
+    now: u64,
+    rec: &Record,
+    old_expires: Option<u64>,
+    grace_secs: u32,
+    window_secs: u64,
+) -> Rotation {
+    let grace_end = now.saturating_add(grace_secs as u64 * 1000);
+    let kept = now
+        .saturating_add(window_secs.saturating_mul(1000))
+        .max(grace_end);
+    Rotation {
+        expires: policy.cap(rec.created, policy.initial(rec.ttl, now)),
+        grace_end,
+        marker_expires: old_expires.map_or(kept, |e| e.min(kept)),
     }
 }
 
@@ -173,8 +242,10 @@ mod tests {
             digest: [n; 15],
             created,
             last_used: created,
+            id: [n; 15],
             ttl: Ttl::Default,
             name: None,
+            scopes: None,
             expires: None,
         }
     }
@@ -205,7 +276,10 @@ mod tests {
             ttl: Ttl::Explicit(3600),
             user: b"u",
             name: None,
+            scopes: None,
+            rotation: None,
         };
+        let on_verify = |p: &Policy, r: &Record, now, w| on_verify(p, r, now, w, None);
         let p = policy();
         assert_eq!(
             on_verify(&p, &rec(NOW, NOW), NOW + 59_999, true),
@@ -266,6 +340,8 @@ mod tests {
             ttl: Ttl::Default,
             user: b"u",
             name: Some(b"phone"),
+            scopes: None,
+            rotation: None,
         };
         let p = Policy {
             max_lifetime: 60,
@@ -294,4 +370,87 @@ mod tests {
             needs_eviction_scan(2, 2) && !needs_eviction_scan(2, 1) && !needs_eviction_scan(0, 9)
         );
     }
+
+    #[test]
+    fn verify_with_a_scope_and_of_a_replaced_token() {
+        use crate::record::{Rotation as Link, Scopes};
+        let held = Scopes::encode(&[b"read"]);
+        let mut rec = Record {
+            created: NOW,
+            last_used: NOW,
+            ttl: Ttl::Explicit(3600),
+            user: b"u",
+            name: None,
+            scopes: None,
+            rotation: None,
+        };
+        let p = policy();
+        // Without scopes a token holds every scope.
+        assert_eq!(on_verify(&p, &rec, NOW, true, Some(b"x")), OnVerify::Answer);
+        rec.scopes = Scopes::decode(&held).map(|(s, _)| s);
+        assert_eq!(on_verify(&p, &rec, NOW, true, Some(b"x")), OnVerify::Denied);
+        assert_eq!(
+            on_verify(&p, &rec, NOW, true, Some(b"read")),
+            OnVerify::Answer
+        );
+        // Denied before due: a denied call never refreshes.
+        assert_eq!(
+            on_verify(&p, &rec, NOW + 60_000, true, Some(b"x")),
+            OnVerify::Denied
+        );
+        let retired = Retired {
+            successor: [2; 15],
+            grace_end: NOW + 30_000,
+        };
+        rec.rotation = Some(Link {
+            family: [1; 15],
+            retired: Some(retired),
+        });
+        assert_eq!(
+            on_verify(&p, &rec, NOW + 29_999, true, None),
+            OnVerify::Grace(retired)
+        );
+        assert_eq!(
+            on_verify(&p, &rec, NOW + 29_999, true, Some(b"x")),
+            OnVerify::Denied
+        );
+        assert_eq!(
+            on_verify(&p, &rec, NOW + 30_000, false, None),
+            OnVerify::Reused
+        );
+        assert!(device(&p, NOW, [3; 15], &rec, None).is_none());
+    }
+
+    #[test]
+    fn rotation_keeps_the_deadline_and_bounds_the_marker() {
+        let rec = Record {
+            created: NOW - 1000 * SEC_MS,
+            last_used: NOW,
+            ttl: Ttl::Explicit(600),
+            user: b"u",
+            name: None,
+            scopes: None,
+            rotation: None,
+        };
+        let p = Policy {
+            max_lifetime: 1100,
+            ..policy()
+        };
+        let r = rotation(&p, NOW, &rec, Some(NOW + 500 * SEC_MS), 30, 86_400);
+        // Fresh TTL 600 s, but the device's deadline is 100 s away.
+        assert_eq!(r.expires, Some(NOW + 100 * SEC_MS));
+        assert_eq!(r.grace_end, NOW + 30 * SEC_MS);
+        assert_eq!(r.marker_expires, NOW + 500 * SEC_MS);
+        // A token that never expires leaves a marker for the window only.
+        let r = rotation(&policy(), NOW, &rec, None, 30, 3600);
+        assert_eq!(r.expires, Some(NOW + 600 * SEC_MS));
+        assert_eq!(r.marker_expires, NOW + 3600 * SEC_MS);
+        // At least the grace period, whatever the window.
+        assert_eq!(
+            rotation(&policy(), NOW, &rec, None, 30, 0).marker_expires,
+            NOW + 30 * SEC_MS
+        );
+    }
+
+    const SEC_MS: u64 = 1000;
 }

@@ -32,8 +32,12 @@ pub static REFRESHES: Counter = Counter::new();
 pub static REVOKED: Counter = Counter::new();
 pub static EVICTED: Counter = Counter::new();
 pub static LIFETIME_ENDED: Counter = Counter::new();
+pub static SCOPE_DENIED: Counter = Counter::new();
+pub static ROTATED: Counter = Counter::new();
+pub static REUSE: Counter = Counter::new();
+pub static EVENTS: Counter = Counter::new();
 
-static FIELDS: [Field; 8] = [
+static FIELDS: [Field; 12] = [
     (c"tokens_created", &CREATED),
     (c"verify_hits", &VERIFY_HITS),
     (c"verify_misses", &VERIFY_MISSES),
@@ -42,6 +46,10 @@ static FIELDS: [Field; 8] = [
     (c"tokens_revoked", &REVOKED),
     (c"tokens_evicted", &EVICTED),
     (c"tokens_past_max_lifetime", &LIFETIME_ENDED),
+    (c"verify_scope_denied", &SCOPE_DENIED),
+    (c"tokens_rotated", &ROTATED),
+    (c"rotation_reuse", &REUSE),
+    (c"events_published", &EVENTS),
 ];
 
 /// Show the counters as `INFO mtoken_stats` (with `mtoken_version`).

@@ -4,17 +4,26 @@
 //! what an earlier read could have found (docs/DESIGN.md, "Commands").
 
 use crate::error::{Error, Result};
+use crate::events::{Ended, Reason};
 use crate::expiry::Policy;
-use crate::record::{self, Record, Ttl};
+use crate::record::{self, Record, Retired, Ttl};
 use crate::rules::{self, Device, PRUNE_BATCH, USER_REFRESH_BATCH};
 use crate::store::Storage;
 use crate::token::Digest;
+
+/// At most this many replaced tokens are followed from a marker to the
+/// device's current token (a grace period is short; chains are shorter).
+pub const MAX_HOPS: usize = 8;
 
 /// One command's view of the tokens: storage, policy and clock.
 pub struct Tokens<S> {
     pub store: S,
     pub policy: Policy,
     pub now: u64,
+    /// With events on (`mtoken.events`), the devices this command ended,
+    /// to publish once it succeeded; `None`: events off, nothing read
+    /// for them.
+    pub ended: Option<Vec<Ended>>,
 }
 
 /// What a user's index holds, read with each entry's record.
@@ -35,7 +44,12 @@ struct Slide {
 
 impl<S: Storage> Tokens<S> {
     pub fn new(store: S, policy: Policy, now: u64) -> Self {
-        Tokens { store, policy, now }
+        Tokens {
+            store,
+            policy,
+            now,
+            ended: None,
+        }
     }
 
     /// A token's entry is missing: TRYAGAIN on a slot being imported (it
@@ -188,22 +202,48 @@ impl<S: Storage> Tokens<S> {
     /// uncounted). `all` says the digests are every member of the index:
     /// then the index goes too, in the same `DEL`. Fails (WRONGTYPE) before
     /// writing anything if the index or an entry holds another type.
-    pub fn remove(&mut self, user: &[u8], slot: u16, digests: &[Digest], all: bool) -> Result<u64> {
+    /// With events on, each device removed is recorded as ended for
+    /// `reason` (for `MaxLifetime` when it was past it already).
+    pub fn remove(
+        &mut self,
+        user: &[u8],
+        slot: u16,
+        digests: &[Digest],
+        all: bool,
+        reason: Reason,
+    ) -> Result<u64> {
         self.store.index(user)?; // type-checked before any write
         if digests.is_empty() {
             return Ok(0);
         }
-        // Without a max-lifetime no value is read: reading a short string
-        // through the module API reallocates it.
+        // Without a max-lifetime or events no value is read: reading a
+        // short string through the module API reallocates it.
         let mut dead = 0;
-        if self.policy.max_lifetime > 0 {
+        let mut ended = Vec::new();
+        if self.policy.max_lifetime > 0 || self.ended.is_some() {
+            let (policy, now) = (self.policy, self.now);
             for digest in digests {
-                if let Ok(Some(None)) = self.device(slot, digest) {
-                    dead += 1;
+                let Ok(Some(rec)) = self.store.entry(slot, digest) else {
+                    continue;
+                };
+                let Some(rec) = Record::decode(rec) else {
+                    continue;
+                };
+                let past = policy.past_deadline(rec.created, now);
+                dead += past as usize;
+                if rec.retired().is_none() {
+                    ended.push(Ended {
+                        user: user.to_vec(),
+                        id: rec.device_id(digest),
+                        reason: if past { Reason::MaxLifetime } else { reason },
+                    });
                 }
             }
         }
         let existed = self.store.delete(slot, digests, all.then_some(user))?;
+        if let Some(out) = &mut self.ended {
+            out.extend(ended);
+        }
         if !all {
             let members: Vec<&[u8]> = digests.iter().map(|d| &d[..]).collect();
             self.store.remove_members(user, &members)?;
@@ -213,10 +253,79 @@ impl<S: Storage> Tokens<S> {
     }
 
     /// Log tokens out: `remove`, then prune what else went stale.
-    pub fn revoke(&mut self, user: &[u8], slot: u16, digests: &[Digest], all: bool) -> Result<u64> {
-        let removed = self.remove(user, slot, digests, all)?;
+    pub fn revoke(
+        &mut self,
+        user: &[u8],
+        slot: u16,
+        digests: &[Digest],
+        all: bool,
+        reason: Reason,
+    ) -> Result<u64> {
+        let removed = self.remove(user, slot, digests, all, reason)?;
         self.prune(user)?;
         Ok(removed)
+    }
+
+    /// The user's current tokens of a rotated device (`family`): read
+    /// from every index member, O(N) for N tokens of the user.
+    pub fn family(&mut self, user: &[u8], slot: u16, family: &Digest) -> Result<Vec<Digest>> {
+        let mut found = Vec::new();
+        for (digest, _) in self.members_from(user, f64::NEG_INFINITY, usize::MAX)? {
+            let Some(rec) = self.store.entry(slot, &digest)?.and_then(Record::decode) else {
+                continue;
+            };
+            if rec
+                .rotation
+                .is_some_and(|r| r.family == *family && r.retired.is_none())
+            {
+                found.push(digest);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Log out a rotated device (every current token of `family`) and
+    /// delete the marker it was reached by; returns how many live tokens
+    /// went. Reads everything first.
+    pub fn end_family(
+        &mut self,
+        user: &[u8],
+        slot: u16,
+        family: &Digest,
+        marker: &Digest,
+        reason: Reason,
+    ) -> Result<u64> {
+        self.require_complete(user, slot)?;
+        let doomed = self.family(user, slot, family)?;
+        self.store.delete(slot, &[*marker], None)?;
+        self.revoke(user, slot, &doomed, false, reason)
+    }
+
+    /// From a replaced token's marker, the device's current token, when
+    /// the device still has one (followed through at most `MAX_HOPS`
+    /// replaced tokens): the marker answers only while it does.
+    pub fn current(
+        &mut self,
+        slot: u16,
+        family: &Digest,
+        mut retired: Retired,
+    ) -> Result<Option<Digest>> {
+        for _ in 0..MAX_HOPS {
+            let next = retired.successor;
+            let Some(rec) = self.store.entry(slot, &next)?.and_then(Record::decode) else {
+                return Ok(None);
+            };
+            if rec.rotation.is_none_or(|r| r.family != *family)
+                || self.policy.past_deadline(rec.created, self.now)
+            {
+                return Ok(None);
+            }
+            match rec.retired() {
+                None => return Ok(Some(next)),
+                Some(r) => retired = r,
+            }
+        }
+        Ok(None)
     }
 
     /// Record a use of a token now and slide expiries as the policy says:
@@ -255,10 +364,12 @@ impl<S: Storage> Tokens<S> {
         for s in &slides {
             let d = Device {
                 digest: s.digest,
+                id: s.digest,
                 created: s.created,
                 last_used: self.now,
                 ttl: s.ttl,
                 name: None,
+                scopes: None,
                 expires: s.expires,
             };
             if let Some(next) = rules::refreshed(&self.policy, self.now, &d, s.expires) {

@@ -495,7 +495,10 @@ fn list_replies_with_maps_under_resp3() {
         panic!("expected a map, got {:?}", r[0]);
     };
     let fields: Vec<String> = pairs.iter().map(|(k, _)| k.text()).collect();
-    assert_eq!(fields, ["id", "name", "created", "last_used", "expires"]);
+    assert_eq!(
+        fields,
+        ["id", "name", "created", "last_used", "expires", "scopes"]
+    );
 }
 
 #[test]

@@ -24,7 +24,10 @@ impl Device {
     /// From the entry's field/value pairs, which must come in this order.
     fn from_pairs(pairs: &[(Reply, Reply)]) -> Device {
         let fields: Vec<String> = pairs.iter().map(|(k, _)| k.text()).collect();
-        assert_eq!(fields, ["id", "name", "created", "last_used", "expires"]);
+        assert_eq!(
+            fields,
+            ["id", "name", "created", "last_used", "expires", "scopes"]
+        );
         Device {
             id: pairs[0].1.text(),
             name: match &pairs[1].1 {
@@ -41,9 +44,9 @@ impl Device {
 /// Which shape every LIST entry must have.
 #[derive(Clone, Copy, PartialEq)]
 enum Shape {
-    /// RESP2: a flat array of 10 (field, value, ...).
+    /// RESP2: a flat array of 12 (field, value, ...).
     Flat,
-    /// RESP3: a map of 5.
+    /// RESP3: a map of 6.
     Map,
 }
 
@@ -54,7 +57,7 @@ fn list_as(c: &mut Conn, user: &[u8], shape: Shape) -> Vec<Device> {
         .map(|entry| match (entry, shape) {
             (Reply::Map(pairs), Shape::Map) => Device::from_pairs(pairs),
             (Reply::Array(flat), Shape::Flat) => {
-                assert_eq!(flat.len(), 10, "flat entry: {flat:?}");
+                assert_eq!(flat.len(), 12, "flat entry: {flat:?}");
                 let pairs: Vec<_> = flat
                     .chunks(2)
                     .map(|p| (p[0].clone(), p[1].clone()))

@@ -215,9 +215,10 @@ fn each_command_rejects_a_wrong_number_of_arguments() {
     let cases: &[&[&[u8]]] = &[
         &[b"MTOKEN.CREATE"],
         &[b"MTOKEN.VERIFY"],
-        &[b"MTOKEN.VERIFY", t, b"extra"],
         &[b"MTOKEN.VERIFY_RO"],
-        &[b"MTOKEN.VERIFY_RO", t, b"extra"],
+        &[b"MTOKEN.ROTATE"],
+        &[b"MTOKEN.CHANNEL"],
+        &[b"MTOKEN.CHANNEL", b"alice", b"extra"],
         &[b"MTOKEN.EXPIRE"],
         &[b"MTOKEN.EXPIRE", t, b"extra"],
         &[b"MTOKEN.EXPIREALL"],
@@ -229,6 +230,10 @@ fn each_command_rejects_a_wrong_number_of_arguments() {
     ];
     for args in cases {
         fails_and_changes_nothing(&mut c, args, "ERR wrong number of arguments");
+    }
+    // VERIFY and VERIFY_RO take `[SCOPE name]`: a stray word is an option error.
+    for cmd in [&b"MTOKEN.VERIFY"[..], b"MTOKEN.VERIFY_RO"] {
+        fails_and_changes_nothing(&mut c, &[cmd, t, b"extra"], "ERR unknown option");
     }
     assert_eq!(verify(&mut c, t), Some(b"alice".to_vec()));
 }

@@ -22,14 +22,14 @@ const COMMANDS: &[Expected] = &[
     ),
     (
         "mtoken.verify",
-        2,
+        -2,
         &["write", "fast"],
         &["readonly", "denyoom"],
         &["RW", "access", "update", "not_key"],
     ),
     (
         "mtoken.verify_ro",
-        2,
+        -2,
         &["fast"],
         &["write", "readonly"],
         &["RO", "access", "not_key"],
@@ -61,6 +61,20 @@ const COMMANDS: &[Expected] = &[
         &["write", "fast"],
         &["readonly", "denyoom"],
         &["RW", "delete", "not_key"],
+    ),
+    (
+        "mtoken.rotate",
+        -2,
+        &["write", "fast", "denyoom"],
+        &["readonly"],
+        &["RW", "insert", "not_key"],
+    ),
+    (
+        "mtoken.channel",
+        2,
+        &["fast"],
+        &["write", "readonly"],
+        &["RO", "access", "not_key"],
     ),
 ];
 
@@ -123,8 +137,10 @@ fn wrong_arity_is_refused_by_the_server_before_the_module_runs() {
     let mut c = srv.conn();
     for args in [
         &["MTOKEN.VERIFY"][..],
-        &["MTOKEN.VERIFY", "a", "b"],
-        &["MTOKEN.VERIFY_RO", "a", "b"],
+        &["MTOKEN.VERIFY_RO"],
+        &["MTOKEN.ROTATE"],
+        &["MTOKEN.CHANNEL"],
+        &["MTOKEN.CHANNEL", "a", "b"],
         &["MTOKEN.EXPIRE"],
         &["MTOKEN.LIST", "a", "b"],
         &["MTOKEN.REVOKE", "a"],
@@ -183,6 +199,7 @@ fn command_docs_describe_every_command_and_argument() {
             (s("user"), s("key"), None, false),
             (s("seconds"), s("integer"), Some(s("TTL")), true),
             (s("label"), s("string"), Some(s("NAME")), true),
+            (s("name"), s("string"), Some(s("SCOPE")), true),
         ]
     );
     assert_eq!(
@@ -199,12 +216,26 @@ fn command_docs_describe_every_command_and_argument() {
             (s("id"), s("string"), None, false),
         ]
     );
-    for name in ["mtoken.verify", "mtoken.verify_ro", "mtoken.expire"] {
+    for name in ["mtoken.verify", "mtoken.verify_ro"] {
         assert_eq!(
             args_of(&mut c, name),
-            vec![(s("token"), s("key"), None, false)]
+            vec![
+                (s("token"), s("key"), None, false),
+                (s("name"), s("string"), Some(s("SCOPE")), true),
+            ]
         );
     }
+    assert_eq!(
+        args_of(&mut c, "mtoken.expire"),
+        vec![(s("token"), s("key"), None, false)]
+    );
+    assert_eq!(
+        args_of(&mut c, "mtoken.rotate"),
+        vec![
+            (s("token"), s("key"), None, false),
+            (s("seconds"), s("integer"), Some(s("GRACE")), true),
+        ]
+    );
     assert_eq!(
         args_of(&mut c, "mtoken.list"),
         vec![(s("user"), s("key"), None, false)]
@@ -231,6 +262,8 @@ fn acl_categories_where_the_server_has_them() {
             "mtoken.expireall",
             "mtoken.list",
             "mtoken.revoke",
+            "mtoken.rotate",
+            "mtoken.channel",
         ] {
             let info = c.cmd(&["COMMAND", "INFO", name]).array();
             let info = info[0].array();
@@ -272,7 +305,7 @@ fn acl_categories_where_the_server_has_them() {
         assert!(fast.iter().any(|x| x == n), "{n} in @fast");
     }
     if cats.iter().any(|x| x == "mtoken") {
-        assert_eq!(in_category(&mut c, "mtoken").len(), 7);
+        assert_eq!(in_category(&mut c, "mtoken").len(), 9);
     }
     // A user granted by category can verify and create.
     c.q("ACL SETUSER edge on >pw +@read +@write ~*");

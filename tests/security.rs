@@ -277,7 +277,7 @@ fn info_mtoken_prints_only_counters() {
         assert!(value.bytes().all(|b| b.is_ascii_digit()), "{line}");
         fields += 1;
     }
-    assert_eq!(fields, 8, "{info}"); // counters, besides the version
+    assert_eq!(fields, 12, "{info}"); // counters, besides the version
     let mut everything = Vec::new();
     flatten(&c.q("INFO everything"), &mut everything);
     for t in &tokens {

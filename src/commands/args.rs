@@ -6,6 +6,12 @@ use crate::record::Ttl;
 
 pub const MAX_USER_LEN: usize = 1024;
 pub const MAX_NAME_LEN: usize = 256;
+/// Scopes per token, and bytes per scope name.
+pub const MAX_SCOPES: usize = 16;
+pub const MAX_SCOPE_LEN: usize = 64;
+/// The longest and the default grace period of ROTATE, in seconds.
+pub const MAX_GRACE: u32 = 3600;
+pub const DEFAULT_GRACE: u32 = 30;
 
 /// The arguments of one call after the command name, taken in order.
 pub struct Cursor<'a> {
@@ -68,15 +74,27 @@ pub fn seconds(arg: &[u8]) -> Result<u32> {
     u32::try_from(n).map_err(|_| Error::TtlTooLarge)
 }
 
+/// A scope name: 1 to 64 bytes of `A-Z a-z 0-9 _ . : / -` (so that it
+/// reads the same in a reply, a log and a Python string).
+pub fn scope(arg: &[u8]) -> Result<&[u8]> {
+    let ok = |c: &u8| c.is_ascii_alphanumeric() || b"_.:/-".contains(c);
+    if arg.is_empty() || arg.len() > MAX_SCOPE_LEN || !arg.iter().all(ok) {
+        return Err(Error::BadScope);
+    }
+    Ok(arg)
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub struct CreateOptions<'a> {
     pub ttl: Ttl,
     pub name: Option<&'a [u8]>,
+    /// Empty: the token holds every scope. Without repeats, in the order given.
+    pub scopes: Vec<&'a [u8]>,
 }
 
 const CREATE_TAKES: Error = Error::UnknownOption {
     command: "MTOKEN.CREATE",
-    takes: "TTL seconds and NAME label",
+    takes: "TTL seconds, NAME label and SCOPE name",
 };
 
 fn option(word: &[u8], known: &[Opt]) -> Option<Opt> {
@@ -86,16 +104,18 @@ fn option(word: &[u8], known: &[Opt]) -> Option<Opt> {
         .find(|o| word.eq_ignore_ascii_case(o.word().as_bytes()))
 }
 
-/// `[TTL seconds] [NAME label]`, in any order, each at most once.
+/// `[TTL seconds] [NAME label] [SCOPE name ...]`, in any order; TTL and
+/// NAME at most once, SCOPE up to `MAX_SCOPES` times (repeats count once).
 pub fn create_options<'a>(args: &[&'a [u8]]) -> Result<CreateOptions<'a>> {
     let mut opts = CreateOptions {
         ttl: Ttl::Default,
         name: None,
+        scopes: Vec::new(),
     };
     let mut ttl_seen = false;
     let mut rest = args;
     while let [word, tail @ ..] = rest {
-        let opt = option(word, &[Opt::Ttl, Opt::Name]);
+        let opt = option(word, &[Opt::Ttl, Opt::Name, Opt::Scope]);
         let Some((value, tail)) = tail.split_first() else {
             return Err(opt.map_or(CREATE_TAKES, Error::MissingValue));
         };
@@ -110,11 +130,51 @@ pub fn create_options<'a>(args: &[&'a [u8]]) -> Result<CreateOptions<'a>> {
             }
             Some(Opt::Name) if value.len() > MAX_NAME_LEN => return Err(Error::NameTooLong),
             Some(Opt::Name) => opts.name = Some(value),
+            Some(Opt::Scope) => {
+                let name = scope(value)?;
+                if !opts.scopes.contains(&name) {
+                    if opts.scopes.len() == MAX_SCOPES {
+                        return Err(Error::TooManyScopes);
+                    }
+                    opts.scopes.push(name);
+                }
+            }
             _ => return Err(CREATE_TAKES),
         }
         rest = tail;
     }
     Ok(opts)
+}
+
+/// `[SCOPE name]` of VERIFY and VERIFY_RO.
+pub fn scope_option<'a>(command: &'static str, args: &[&'a [u8]]) -> Result<Option<&'a [u8]>> {
+    let is_scope = |w: &[u8]| option(w, &[Opt::Scope]).is_some();
+    match args {
+        [] => Ok(None),
+        [word, name] if is_scope(word) => Ok(Some(scope(name)?)),
+        [word] if is_scope(word) => Err(Error::MissingValue(Opt::Scope)),
+        _ => Err(Error::UnknownOption {
+            command,
+            takes: "SCOPE name",
+        }),
+    }
+}
+
+/// `[GRACE seconds]` of ROTATE: at most `MAX_GRACE`, default `DEFAULT_GRACE`.
+pub fn grace_option(args: &[&[u8]]) -> Result<u32> {
+    let is_grace = |w: &[u8]| option(w, &[Opt::Grace]).is_some();
+    match args {
+        [] => Ok(DEFAULT_GRACE),
+        [word, secs] if is_grace(word) => match seconds(secs) {
+            Ok(s) if s <= MAX_GRACE => Ok(s),
+            _ => Err(Error::BadGrace),
+        },
+        [word] if is_grace(word) => Err(Error::MissingValue(Opt::Grace)),
+        _ => Err(Error::UnknownOption {
+            command: "MTOKEN.ROTATE",
+            takes: "GRACE seconds",
+        }),
+    }
 }
 
 /// `[EXCEPT token]` of EXPIREALL.
@@ -183,7 +243,8 @@ mod tests {
             o,
             CreateOptions {
                 ttl: Ttl::Explicit(30),
-                name: Some(b"phone")
+                name: Some(b"phone"),
+                scopes: vec![],
             }
         );
         let o = create_options(&[]).expect("valid");
@@ -191,7 +252,8 @@ mod tests {
             o,
             CreateOptions {
                 ttl: Ttl::Default,
-                name: None
+                name: None,
+                scopes: vec![],
             }
         );
     }
@@ -240,11 +302,65 @@ mod tests {
                 proptest::prop_assert!(o.name.is_none_or(|n| n.len() <= MAX_NAME_LEN));
             }
             let _ = except_option(&refs);
+            let _ = scope_option("MTOKEN.VERIFY", &refs);
+            let _ = grace_option(&refs);
             for a in &refs {
                 let _ = seconds(a);
                 let _ = user(a);
             }
         }
+    }
+
+    #[test]
+    fn scopes_repeat_dedupe_and_are_bounded() {
+        let o = create_options(&[b"SCOPE", b"a:read", b"scope", b"b", b"SCOPE", b"a:read"])
+            .expect("valid");
+        assert_eq!(o.scopes, [&b"a:read"[..], b"b"]);
+        assert_eq!(msg(create_options(&[b"SCOPE"])), "ERR SCOPE needs a name");
+        for bad in [&b""[..], b"a b", b"caf\xc3\xa9", b"*", &[b'a'; 65]] {
+            assert!(
+                msg(create_options(&[b"SCOPE", bad])).starts_with("ERR a scope is"),
+                "{bad:?}"
+            );
+        }
+        assert!(create_options(&[b"SCOPE", &[b'a'; 64]]).is_ok());
+        let names: Vec<Vec<u8>> = (0..17).map(|i| format!("s{i}").into_bytes()).collect();
+        let mut args: Vec<&[u8]> = Vec::new();
+        for n in &names {
+            args.push(b"SCOPE");
+            args.push(n);
+        }
+        assert!(create_options(&args[..32]).is_ok());
+        assert_eq!(
+            msg(create_options(&args)),
+            "ERR a token has at most 16 scopes"
+        );
+    }
+
+    #[test]
+    fn verify_and_rotate_option_shapes() {
+        assert_eq!(scope_option("MTOKEN.VERIFY", &[]), Ok(None));
+        assert_eq!(
+            scope_option("MTOKEN.VERIFY", &[b"scope", b"x"]),
+            Ok(Some(&b"x"[..]))
+        );
+        assert_eq!(
+            msg(scope_option("MTOKEN.VERIFY", &[b"SCOPE"])),
+            "ERR SCOPE needs a name"
+        );
+        assert!(msg(scope_option("MTOKEN.VERIFY", &[b"SCOPE", b"a b"])).starts_with("ERR a scope"));
+        assert!(msg(scope_option("MTOKEN.VERIFY", &[b"X", b"y"])).starts_with("ERR unknown option"));
+        assert_eq!(grace_option(&[]), Ok(DEFAULT_GRACE));
+        assert_eq!(grace_option(&[b"grace", b"0"]), Ok(0));
+        assert_eq!(grace_option(&[b"GRACE", b"3600"]), Ok(3600));
+        for bad in [&b"3601"[..], b"-1", b"x"] {
+            assert!(msg(grace_option(&[b"GRACE", bad])).starts_with("ERR GRACE must be"));
+        }
+        assert_eq!(
+            msg(grace_option(&[b"GRACE"])),
+            "ERR GRACE needs a number of seconds"
+        );
+        assert!(msg(grace_option(&[b"TTL", b"1"])).starts_with("ERR unknown option"));
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! `MTOKEN.CREATE user [TTL seconds] [NAME label]` → `[token, first]`.
+//! `MTOKEN.CREATE user [TTL seconds] [NAME label] [SCOPE name ...]` →
+//! `[token, first]`.
 
 use crate::commands::args::{self, CreateOptions, Cursor};
 use crate::config;
 use crate::error::{Error, Result};
+use crate::events::Reason;
 use crate::ffi::Ctx;
-use crate::record::Record;
+use crate::record::{Record, Scopes};
 use crate::rules::{self, Eviction};
 use crate::stats;
 use crate::store::Storage;
@@ -25,6 +27,7 @@ pub fn create(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     ctx.reply_array(2);
     ctx.reply_bulk(&created.token);
     ctx.reply_int(created.first as i64);
+    super::publish(ctx, &mut tokens);
     Ok(())
 }
 
@@ -62,18 +65,21 @@ pub fn run<S: Storage>(
         }
     };
     let expires = t.policy.initial(opts.ttl, t.now);
+    let scopes = (!opts.scopes.is_empty()).then(|| Scopes::encode(&opts.scopes));
     let value = Record {
         created: t.now,
         last_used: t.now,
         ttl: opts.ttl,
         user,
         name: opts.name,
+        scopes: scopes.as_deref().and_then(Scopes::decode).map(|(s, _)| s),
+        rotation: None,
     }
     .encode();
 
     // From here on the command writes.
     t.prune(user)?;
-    let evicted = t.remove(user, slot, &doomed, false)?;
+    let evicted = t.remove(user, slot, &doomed, false, Reason::Evicted)?;
     t.store.put_entry(slot, &digest, &value, expires)?;
     t.store.add_member(user, &digest, expires)?;
     if doomed.is_empty() {
@@ -90,7 +96,7 @@ pub fn run<S: Storage>(
 
 /// A new token whose entry name is free. A digest collision (2^-120)
 /// would overwrite another token: draw again, at most three times.
-fn draw<S: Storage>(
+pub(super) fn draw<S: Storage>(
     t: &mut Tokens<S>,
     slot: u16,
     fresh: &mut impl FnMut(u16) -> Result<Vec<u8>>,

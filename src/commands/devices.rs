@@ -3,6 +3,7 @@
 
 use crate::commands::args::Cursor;
 use crate::error::Result;
+use crate::events::Reason;
 use crate::ffi::Ctx;
 use crate::rules::Device;
 use crate::slot::key_slot;
@@ -17,9 +18,9 @@ pub fn list(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let devices = run_list(&mut super::tokens(ctx, false), user)?;
     ctx.reply_array(devices.len());
     for d in &devices {
-        ctx.reply_map(5);
+        ctx.reply_map(6);
         ctx.reply_bulk(b"id");
-        ctx.reply_bulk(&token::id_of(&d.digest));
+        ctx.reply_bulk(&token::id_of(&d.id));
         ctx.reply_bulk(b"name");
         match &d.name {
             Some(n) => ctx.reply_bulk(n),
@@ -31,6 +32,16 @@ pub fn list(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
         ctx.reply_int(d.last_used as i64);
         ctx.reply_bulk(b"expires");
         ctx.reply_int(d.expires.map_or(-1, |e| e as i64));
+        ctx.reply_bulk(b"scopes");
+        match &d.scopes {
+            Some(scopes) => {
+                ctx.reply_array(scopes.len());
+                for s in scopes {
+                    ctx.reply_bulk(s);
+                }
+            }
+            None => ctx.reply_null(),
+        }
     }
     Ok(())
 }
@@ -40,8 +51,10 @@ pub fn revoke(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let user = args.next_user()?;
     let id = args.next_arg()?;
     args.done()?;
-    let removed = run_revoke(&mut super::tokens(ctx, true), user, id)?;
+    let mut tokens = super::tokens(ctx, true);
+    let removed = run_revoke(&mut tokens, user, id)?;
     super::reply_revoked(ctx, removed);
+    super::publish(ctx, &mut tokens);
     Ok(())
 }
 
@@ -54,7 +67,9 @@ pub fn run_list<S: Storage>(t: &mut Tokens<S>, user: &[u8]) -> Result<Vec<Device
 }
 
 /// Remove the user's token with this LIST id; 1 if it was live, else 0.
-/// Another user's id removes nothing.
+/// Another user's id removes nothing. The id of a rotated device is its
+/// family id, no index member: its current token is found by reading the
+/// user's entries (O(N), for rotated devices only).
 pub fn run_revoke<S: Storage>(t: &mut Tokens<S>, user: &[u8], id: &[u8]) -> Result<u64> {
     let slot = key_slot(user);
     t.store.index(user)?;
@@ -63,7 +78,11 @@ pub fn run_revoke<S: Storage>(t: &mut Tokens<S>, user: &[u8], id: &[u8]) -> Resu
         return Ok(0);
     };
     if t.store.score(user, &digest)?.is_none() {
-        return Ok(0);
+        let family = t.family(user, slot, &digest)?;
+        if family.is_empty() {
+            return Ok(0);
+        }
+        return t.revoke(user, slot, &family, false, Reason::Revoke);
     }
-    t.revoke(user, slot, &[digest], false)
+    t.revoke(user, slot, &[digest], false, Reason::Revoke)
 }

@@ -4,6 +4,7 @@
 
 use crate::commands::args::{self, Cursor};
 use crate::error::{Error, Result};
+use crate::events::Reason;
 use crate::ffi::Ctx;
 use crate::record::Record;
 use crate::slot::key_slot;
@@ -15,11 +16,13 @@ pub fn expire(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let mut args = Cursor::new(argv);
     let tok = args.next_arg()?;
     args.done()?;
+    let mut tokens = super::tokens(ctx, true);
     let removed = match token::WellFormed::check(tok) {
-        Some(tok) => run_expire(&mut super::tokens(ctx, true), tok)?,
+        Some(tok) => run_expire(&mut tokens, tok)?,
         None => 0,
     };
     super::reply_revoked(ctx, removed);
+    super::publish(ctx, &mut tokens);
     Ok(())
 }
 
@@ -31,25 +34,35 @@ pub fn expire_all(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let keep = except
         .and_then(token::WellFormed::check)
         .map(WellFormed::digest);
-    let removed = run_expire_all(&mut super::tokens(ctx, true), user, keep)?;
+    let mut tokens = super::tokens(ctx, true);
+    let removed = run_expire_all(&mut tokens, user, keep)?;
     super::reply_revoked(ctx, removed);
+    super::publish(ctx, &mut tokens);
     Ok(())
 }
 
-/// Remove one token; returns 1 if it was live, else 0.
+/// Remove one token; returns 1 if it was live, else 0. A replaced
+/// token (rotation) logs its device out: the device's current token goes.
 pub fn run_expire<S: Storage>(t: &mut Tokens<S>, tok: WellFormed) -> Result<u64> {
     let slot = tok.slot();
     let digest = tok.digest();
-    let user = match t.store.entry(slot, &digest)? {
-        Some(e) => Some(Record::decode(e).ok_or(Error::ForeignValue)?.user.to_vec()),
+    let found = match t.store.entry(slot, &digest)? {
+        Some(e) => {
+            let rec = Record::decode(e).ok_or(Error::ForeignValue)?;
+            let family = rec.retired().and(rec.rotation).map(|r| r.family);
+            Some((rec.user.to_vec(), family))
+        }
         None => None,
     };
-    let Some(user) = user else {
+    if let Some((user, Some(family))) = &found {
+        return t.end_family(user, slot, family, &digest, Reason::Logout);
+    }
+    let Some((user, _)) = found else {
         t.missing(slot)?;
         return Ok(0);
     };
     t.require_complete(&user, slot)?;
-    t.revoke(&user, slot, &[digest], false)
+    t.revoke(&user, slot, &[digest], false, Reason::Logout)
 }
 
 /// Remove every token of `user` but `keep`; returns how many were live.
@@ -68,5 +81,5 @@ pub fn run_expire_all<S: Storage>(
         .filter(|d| Some(*d) != keep)
         .collect();
     let all = doomed.len() == total;
-    t.revoke(user, slot, &doomed, all)
+    t.revoke(user, slot, &doomed, all, Reason::ExpireAll)
 }

@@ -9,6 +9,7 @@ use std::os::raw::c_int;
 use redis_module::raw;
 
 use crate::error::{Error, Result};
+use crate::events;
 use crate::ffi::command::{self, ArgDoc, ArgType, CommandDef};
 use crate::ffi::{self, Ctx};
 use crate::stats;
@@ -20,6 +21,7 @@ pub mod args;
 mod create;
 mod devices;
 mod expire;
+mod rotate;
 mod verify;
 
 #[cfg(test)]
@@ -69,11 +71,22 @@ fn run(ctx: &Ctx, args: &[&[u8]], command: &Command) {
 /// (checked against the caller's ACL user; `writes`: the command may
 /// write), the expiry configs and the clock, read once.
 fn tokens(ctx: &Ctx, writes: bool) -> Tokens<RedisStore<'_>> {
-    Tokens::new(
+    let mut t = Tokens::new(
         RedisStore::new(ctx, writes),
         crate::config::policy(),
         ctx.now_ms(),
-    )
+    );
+    if writes && events::MODE.mode() != events::Mode::Off {
+        t.ended = Some(Vec::new());
+    }
+    t
+}
+
+/// Publish the devices a command ended (`mtoken.events`), once it succeeded.
+fn publish<S>(ctx: &Ctx, tokens: &mut Tokens<S>) {
+    if let Some(ended) = tokens.ended.take() {
+        events::publish(ctx, &ended);
+    }
 }
 
 /// The reply of the commands that log tokens out: how many live ones went.
@@ -113,7 +126,9 @@ entry_point!(expire_cmd, 3);
 entry_point!(expireall_cmd, 4);
 entry_point!(list_cmd, 5);
 entry_point!(revoke_cmd, 6);
-entry_point!(apply_cmd, 7);
+entry_point!(rotate_cmd, 7);
+entry_point!(channel_cmd, 8);
+entry_point!(apply_cmd, 9);
 
 /// The ACL category of the module's own, where the server can add one.
 pub const ACL_CATEGORY: &std::ffi::CStr = c"mtoken";
@@ -129,6 +144,7 @@ const fn arg(name: &'static std::ffi::CStr, kind: ArgType) -> ArgDoc {
         kind,
         token: None,
         optional: false,
+        multiple: false,
     }
 }
 
@@ -142,6 +158,19 @@ const fn option(
         kind,
         token: Some(token),
         optional: true,
+        multiple: false,
+    }
+}
+
+/// An option that may be given more than once.
+const fn repeated(
+    token: &'static std::ffi::CStr,
+    name: &'static std::ffi::CStr,
+    kind: ArgType,
+) -> ArgDoc {
+    ArgDoc {
+        multiple: true,
+        ..option(token, name, kind)
     }
 }
 
@@ -154,7 +183,7 @@ const fn option(
 /// `VERIFY_RO` and `LIST` are not flagged `readonly`: Redis remembers the
 /// "keys" of readonly commands in the client-tracking table, which would
 /// keep the raw token there. Not being `write`, they still run on replicas.
-pub const COMMANDS: [Command; 8] = [
+pub const COMMANDS: [Command; 10] = [
     Command {
         def: CommandDef {
             name: c"mtoken.create",
@@ -170,6 +199,7 @@ pub const COMMANDS: [Command; 8] = [
                 arg(c"user", ArgType::Key),
                 option(c"TTL", c"seconds", ArgType::Integer),
                 option(c"NAME", c"label", ArgType::String),
+                repeated(c"SCOPE", c"name", ArgType::String),
             ],
         },
         handler: create::create,
@@ -182,12 +212,15 @@ pub const COMMANDS: [Command; 8] = [
             entry: verify_cmd,
             flags: c"write fast",
             categories: "write fast",
-            arity: 2,
+            arity: -2,
             key_flags: RW | raw::REDISMODULE_CMD_KEY_ACCESS | raw::REDISMODULE_CMD_KEY_UPDATE,
-            summary: c"Returns the user a token belongs to, or nil; may slide the token's expiry.",
-            complexity: c"O(1); in refresh-on-verify user mode O(B) for a bounded batch B of the user's tokens.",
+            summary: c"Returns the user a token belongs to, or nil (also when it lacks the SCOPE asked for); may slide the token's expiry.",
+            complexity: c"O(1); in refresh-on-verify user mode O(B) for a bounded batch B of the user's tokens; O(N) for N tokens of the user when a rotated token is reused.",
             since: c"0.1.0",
-            args: &[arg(c"token", ArgType::Key)],
+            args: &[
+                arg(c"token", ArgType::Key),
+                option(c"SCOPE", c"name", ArgType::String),
+            ],
         },
         handler: verify::verify,
         redact: Redact::All,
@@ -199,12 +232,15 @@ pub const COMMANDS: [Command; 8] = [
             entry: verify_ro_cmd,
             flags: c"fast",
             categories: "read fast",
-            arity: 2,
+            arity: -2,
             key_flags: RO,
-            summary: c"Returns the user a token belongs to, or nil, without writing anything (runs on replicas).",
+            summary: c"Returns the user a token belongs to, or nil (also when it lacks the SCOPE asked for), without writing anything (runs on replicas).",
             complexity: c"O(1)",
             since: c"0.1.0",
-            args: &[arg(c"token", ArgType::Key)],
+            args: &[
+                arg(c"token", ArgType::Key),
+                option(c"SCOPE", c"name", ArgType::String),
+            ],
         },
         handler: verify::verify_ro,
         redact: Redact::All,
@@ -283,6 +319,43 @@ pub const COMMANDS: [Command; 8] = [
     },
     Command {
         def: CommandDef {
+            name: c"mtoken.rotate",
+            entry: rotate_cmd,
+            flags: c"write deny-oom fast",
+            categories: "write fast",
+            arity: -2,
+            key_flags: RW | raw::REDISMODULE_CMD_KEY_INSERT,
+            summary: c"Replaces a token by a new one for the same device; the old one answers for GRACE seconds, and its later use logs the device out. Returns the new token, or nil.",
+            complexity: c"O(log N) for N tokens of the user; O(N) when a replaced token is presented again.",
+            since: c"0.2.0",
+            args: &[
+                arg(c"token", ArgType::Key),
+                option(c"GRACE", c"seconds", ArgType::Integer),
+            ],
+        },
+        handler: rotate::rotate,
+        redact: Redact::All,
+        internal: false,
+    },
+    Command {
+        def: CommandDef {
+            name: c"mtoken.channel",
+            entry: channel_cmd,
+            flags: c"fast",
+            categories: "read fast",
+            arity: 2,
+            key_flags: RO,
+            summary: c"Returns the pub/sub channel of a user's logout events (mtoken.events).",
+            complexity: c"O(1)",
+            since: c"0.2.0",
+            args: &[arg(c"user", ArgType::Key)],
+        },
+        handler: channel,
+        redact: Redact::Nothing,
+        internal: false,
+    },
+    Command {
+        def: CommandDef {
             name: c"mtoken.apply",
             entry: apply_cmd,
             flags: c"write",
@@ -301,6 +374,17 @@ pub const COMMANDS: [Command; 8] = [
     },
 ];
 
+/// `MTOKEN.CHANNEL user`: the channel `mtoken.events` publishes the user's
+/// events on (docs/DESIGN.md, "Events"). Reads no key.
+fn channel(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
+    let mut args = args::Cursor::new(argv);
+    let user = args.next_user()?;
+    args.done()?;
+    let ns = crate::config::NAMESPACE.read();
+    ctx.reply_bulk(&events::channel(&ns, user));
+    Ok(())
+}
+
 /// `ctx` is the module-load context Redis passed to `RedisModule_OnLoad`.
 pub fn register(ctx: &redis_module::Context) -> Result<()> {
     let own_category =
@@ -318,7 +402,8 @@ pub fn register(ctx: &redis_module::Context) -> Result<()> {
     Ok(())
 }
 
-/// `MTOKEN.CREATE user [TTL seconds] [NAME label]`, from the table.
+/// `MTOKEN.CREATE user [TTL seconds] [NAME label] [SCOPE name [SCOPE name
+/// ...]]`, from the table.
 pub fn syntax(def: &CommandDef) -> String {
     let mut out = def.name.to_string_lossy().to_ascii_uppercase();
     for a in def.args {
@@ -328,7 +413,9 @@ pub fn syntax(def: &CommandDef) -> String {
             None => name.into_owned(),
         };
         out.push(' ');
-        if a.optional {
+        if a.optional && a.multiple {
+            out.push_str(&format!("[{word} [{word} ...]]"));
+        } else if a.optional {
             out.push_str(&format!("[{word}]"));
         } else {
             out.push_str(&word);
@@ -344,7 +431,7 @@ mod tests {
 
     #[test]
     fn each_row_has_its_own_entry_point() {
-        let entries: [EntryPoint; 8] = [
+        let entries: [EntryPoint; 10] = [
             create_cmd,
             verify_cmd,
             verify_ro_cmd,
@@ -352,6 +439,8 @@ mod tests {
             expireall_cmd,
             list_cmd,
             revoke_cmd,
+            rotate_cmd,
+            channel_cmd,
             apply_cmd,
         ];
         for (row, entry) in COMMANDS.iter().zip(entries) {

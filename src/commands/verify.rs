@@ -1,13 +1,16 @@
-//! `MTOKEN.VERIFY token` and `MTOKEN.VERIFY_RO token`: the user, or nil.
+//! `MTOKEN.VERIFY token [SCOPE name]` and `MTOKEN.VERIFY_RO token [SCOPE
+//! name]`: the user, or nil.
 //!
 //! The hot path: a malformed token costs a checksum and no key read; a hit
 //! costs one SHA-256, one key lookup and, at most once per
-//! `refresh-interval`, one write.
+//! `refresh-interval`, one write. A scope check reads the same record; a
+//! replaced token (rotation) costs a few more reads, and its reuse O(N).
 
 use std::borrow::Cow;
 
-use crate::commands::args::Cursor;
+use crate::commands::args::{self, Cursor};
 use crate::error::{Error, Result};
+use crate::events::Reason;
 use crate::ffi::Ctx;
 use crate::record::Record;
 use crate::rules::{self, OnVerify};
@@ -27,7 +30,12 @@ pub fn verify_ro(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
 fn handle(ctx: &Ctx, argv: &[&[u8]], may_write: bool) -> Result<()> {
     let mut args = Cursor::new(argv);
     let tok = args.next_arg()?;
-    args.done()?;
+    let name = if may_write {
+        "MTOKEN.VERIFY"
+    } else {
+        "MTOKEN.VERIFY_RO"
+    };
+    let scope = args::scope_option(name, args.rest())?;
     // Before the store: a malformed token costs no clock or config read.
     let Some(tok) = token::WellFormed::check(tok) else {
         stats::VERIFY_MALFORMED.incr();
@@ -35,7 +43,7 @@ fn handle(ctx: &Ctx, argv: &[&[u8]], may_write: bool) -> Result<()> {
         return Ok(());
     };
     let mut tokens = super::tokens(ctx, may_write);
-    match run(&mut tokens, tok, may_write)? {
+    match run(&mut tokens, tok, may_write, scope)? {
         Verified::User { user, refreshed } => {
             stats::VERIFY_HITS.incr();
             if refreshed {
@@ -54,7 +62,17 @@ fn handle(ctx: &Ctx, argv: &[&[u8]], may_write: bool) -> Result<()> {
             stats::VERIFY_MISSES.incr();
             ctx.reply_null();
         }
+        Verified::Denied => {
+            stats::SCOPE_DENIED.incr();
+            ctx.reply_null();
+        }
+        Verified::Reused => {
+            stats::REUSE.incr();
+            stats::VERIFY_MISSES.incr();
+            ctx.reply_null();
+        }
     }
+    super::publish(ctx, &mut tokens);
     Ok(())
 }
 
@@ -69,14 +87,21 @@ pub enum Verified<'a> {
     Unknown,
     /// Past max-lifetime; `removed` when this call deleted it.
     Ended { removed: bool },
+    /// The token does not hold the scope asked for.
+    Denied,
+    /// A replaced token presented after its grace period: its device was
+    /// logged out when the call may write.
+    Reused,
 }
 
-/// Verify a token; with `may_write`, record its use and slide expiries
-/// when due, and remove it once past max-lifetime.
+/// Verify a token (holding `scope`, when one is asked); with
+/// `may_write`, record its use and slide expiries when due, remove it once
+/// past max-lifetime, and log its device out on reuse of a replaced token.
 pub fn run<'a, S: Storage>(
     t: &'a mut Tokens<S>,
     tok: WellFormed,
     may_write: bool,
+    scope: Option<&[u8]>,
 ) -> Result<Verified<'a>> {
     let slot = tok.slot();
     let digest = tok.digest();
@@ -85,10 +110,12 @@ pub fn run<'a, S: Storage>(
         None => None,
         Some(e) => {
             let rec = Record::decode(e).ok_or(Error::ForeignValue)?;
-            Some(match rules::on_verify(&policy, &rec, now, may_write) {
-                OnVerify::Answer => None,
-                on => Some((on, rec.user.to_vec())),
-            })
+            Some(
+                match rules::on_verify(&policy, &rec, now, may_write, scope) {
+                    OnVerify::Answer => None,
+                    on => Some((on, rec.user.to_vec(), rec.device_id(&digest))),
+                },
+            )
         }
     };
     let Some(next) = found else {
@@ -99,14 +126,30 @@ pub fn run<'a, S: Storage>(
         // The common case: nothing to write, the user straight from the
         // value (the entry is still open).
         None => answer(t, slot, &digest),
-        Some((OnVerify::Dead, user)) => {
+        Some((OnVerify::Dead, user, _)) => {
             if may_write {
                 // Dead already, so `remove` counts it as no live token.
-                t.remove(&user, slot, &[digest], false)?;
+                t.remove(&user, slot, &[digest], false, Reason::MaxLifetime)?;
             }
             Ok(Verified::Ended { removed: may_write })
         }
-        Some((_, user)) => {
+        Some((OnVerify::Denied, _, _)) => Ok(Verified::Denied),
+        Some((OnVerify::Grace(retired), user, family)) => {
+            Ok(match t.current(slot, &family, retired)? {
+                Some(_) => Verified::User {
+                    user: Cow::Owned(user),
+                    refreshed: false,
+                },
+                None => Verified::Unknown,
+            })
+        }
+        Some((OnVerify::Reused, user, family)) => {
+            if may_write {
+                t.end_family(&user, slot, &family, &digest, Reason::Reuse)?;
+            }
+            Ok(Verified::Reused)
+        }
+        Some((_, user, _)) => {
             let refreshed = t.refresh(&user, slot, &digest)?;
             Ok(Verified::User {
                 user: Cow::Owned(user),

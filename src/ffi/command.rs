@@ -35,6 +35,8 @@ pub struct ArgDoc {
     pub kind: ArgType,
     pub token: Option<&'static CStr>,
     pub optional: bool,
+    /// May be given more than once (`[SCOPE name [SCOPE name ...]]`).
+    pub multiple: bool,
 }
 
 /// One command, as the server is told about it.
@@ -183,6 +185,9 @@ impl Command {
             } else {
                 raw::REDISMODULE_CMD_ARG_NONE as c_int
             };
+            if a.multiple {
+                arg.flags |= raw::REDISMODULE_CMD_ARG_MULTIPLE_TOKEN as c_int;
+            }
             args.push(arg);
         }
         args.push(zeroed()); // ends the array

@@ -14,6 +14,7 @@ use redis_module::{raw, RedisString};
 
 pub mod command;
 pub mod config;
+pub mod events;
 pub mod info;
 pub mod key;
 mod reply;

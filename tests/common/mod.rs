@@ -401,6 +401,16 @@ impl Conn {
         self.read_reply()
     }
 
+    /// The next reply or pushed message within `limit` (pub/sub); `None`
+    /// when nothing came. The usual 30 s read timeout applies afterwards.
+    pub fn next_within(&mut self, limit: Duration) -> Option<Reply> {
+        // The reader and the writer share one socket, and so its timeout.
+        self.writer.set_read_timeout(Some(limit)).ok()?;
+        let r = self.read_reply().ok();
+        let _ = self.writer.set_read_timeout(Some(Duration::from_secs(30)));
+        r
+    }
+
     /// Write a command without reading its reply (pipelining, MONITOR).
     pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> std::io::Result<()> {
         let mut buf = format!("*{}\r\n", args.len()).into_bytes();

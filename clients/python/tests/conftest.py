@@ -17,6 +17,8 @@ DEFAULT_CONFIG = {
     "mtoken.refresh-interval": "60",
     "mtoken.max-lifetime": "0",
     "mtoken.max-tokens-per-user": "0",
+    "mtoken.events": "off",
+    "mtoken.rotation-reuse-window": "604800",
 }
 
 

@@ -1,7 +1,9 @@
 from django.urls import include, path
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mtoken.drf.permissions import HasScope
 from mtoken.drf.transition import TransitionAuthentication
 
 
@@ -23,7 +25,21 @@ class MeDuringTransition(Me):
     authentication_classes = [Transition]
 
 
+class Orders(APIView):
+    """A view that needs a scope per method (mtoken.drf.permissions.HasScope)."""
+
+    permission_classes = [IsAuthenticated, HasScope]
+    required_scopes = {"GET": "orders:read", "POST": "orders:write"}
+
+    def get(self, request):
+        return Response({"orders": []})
+
+    def post(self, request):
+        return Response({"created": True})
+
+
 urlpatterns = [
+    path("orders/", Orders.as_view()),
     path("auth/", include("mtoken.drf.urls")),
     path("me/", Me.as_view()),
     path("me-transition/", MeDuringTransition.as_view()),

@@ -12,8 +12,18 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .aio import AsyncClient
 from .client import Client, Device, ModuleNotLoaded, token_id
+from .events import Event, EventListener, parse_event
 
-__all__ = ["AsyncClient", "Client", "Device", "ModuleNotLoaded", "token_id"]
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "Device",
+    "Event",
+    "EventListener",
+    "ModuleNotLoaded",
+    "parse_event",
+    "token_id",
+]
 
 # Set once, in the repository's Cargo.toml: the build reads it from there
 # (pyproject.toml, [tool.hatch.version]) into the distribution's metadata.

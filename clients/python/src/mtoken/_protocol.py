@@ -45,6 +45,8 @@ class Device:
       ``mtoken.refresh-interval``.
     - ``expires``: timezone-aware UTC datetime, or None for a token that
       never expires.
+    - ``scopes``: the token's scopes, or None for a token created without
+      scopes (it holds every scope).
     """
 
     id: str
@@ -52,6 +54,7 @@ class Device:
     created: _dt.datetime
     last_used: _dt.datetime
     expires: Optional[_dt.datetime]
+    scopes: Optional[tuple[str, ...]] = None
 
     def ttl(self, now: Optional[_dt.datetime] = None) -> Optional[int]:
         """Whole seconds left (rounded up, so a live token is never 0), or
@@ -124,6 +127,7 @@ def _device(entry: Any) -> Device:
         created=_when(f["created"]),
         last_used=_when(f["last_used"]),
         expires=_when(f["expires"]),
+        scopes=None if f.get("scopes") is None else tuple(text(x) for x in f["scopes"]),
     )
 
 
@@ -149,22 +153,53 @@ def user_out(value: Any, decode: bool) -> Any:
 # --- one generator per operation --------------------------------------------
 
 
-def create(user_id: UserId, ttl: Optional[Seconds], name: Optional[str]) -> Op:
+def scope_list(scopes: Any) -> list:
+    if scopes is None:
+        return []
+    if isinstance(scopes, (str, bytes)):
+        raise TypeError("scopes is a list of names, e.g. ['orders:read'], not one string")
+    return list(scopes)
+
+
+def create(
+    user_id: UserId,
+    ttl: Optional[Seconds],
+    name: Optional[str],
+    scopes: Any = None,
+) -> Op:
     args: list = ["MTOKEN.CREATE", user_arg(user_id)]
     if ttl is not None:
         args += ["TTL", seconds(ttl)]
     if name is not None:
         args += ["NAME", name]
+    for scope in scope_list(scopes):
+        args += ["SCOPE", scope]
     token, first = yield args
     return text(token), bool(int(first))
 
 
-def verify(token: Token, decode: bool) -> Op:
-    return user_out((yield ["MTOKEN.VERIFY", token_arg(token)]), decode)
+def _scoped(args: list, scope: Optional[str]) -> list:
+    return args if scope is None else args + ["SCOPE", scope]
 
 
-def verify_ro(token: Token, decode: bool) -> Op:
-    return user_out((yield ["MTOKEN.VERIFY_RO", token_arg(token)]), decode)
+def verify(token: Token, decode: bool, scope: Optional[str] = None) -> Op:
+    return user_out((yield _scoped(["MTOKEN.VERIFY", token_arg(token)], scope)), decode)
+
+
+def verify_ro(token: Token, decode: bool, scope: Optional[str] = None) -> Op:
+    return user_out((yield _scoped(["MTOKEN.VERIFY_RO", token_arg(token)], scope)), decode)
+
+
+def rotate(token: Token, grace: Optional[Seconds]) -> Op:
+    args: list = ["MTOKEN.ROTATE", token_arg(token)]
+    if grace is not None:
+        args += ["GRACE", seconds(grace)]
+    new = yield args
+    return None if new is None else text(new)
+
+
+def channel(user_id: UserId) -> Op:
+    return text((yield ["MTOKEN.CHANNEL", user_arg(user_id)]))
 
 
 def expire(token: Token) -> Op:

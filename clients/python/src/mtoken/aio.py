@@ -9,6 +9,7 @@ clients run the same operations from ``_protocol``: only the I/O differs.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable
 from typing import Any
 
 from . import _protocol as p
@@ -29,15 +30,27 @@ class AsyncClient:
         return await p.run_async(op, self.redis.execute_command)
 
     async def create(
-        self, user_id: UserId, ttl: Seconds | None = None, name: str | None = None
+        self,
+        user_id: UserId,
+        ttl: Seconds | None = None,
+        name: str | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> tuple[str, bool]:
-        return await self._run(p.create(user_id, ttl, name))
+        return await self._run(p.create(user_id, ttl, name, scopes))
 
-    async def verify(self, token: Token) -> Any:
-        return await self._run(p.verify(token, self.decode))
+    create_token = create
 
-    async def verify_ro(self, token: Token) -> Any:
-        return await self._run(p.verify_ro(token, self.decode))
+    async def verify(self, token: Token, scope: str | None = None) -> Any:
+        return await self._run(p.verify(token, self.decode, scope))
+
+    async def verify_ro(self, token: Token, scope: str | None = None) -> Any:
+        return await self._run(p.verify_ro(token, self.decode, scope))
+
+    async def rotate(self, token: Token, grace: Seconds | None = None) -> str | None:
+        return await self._run(p.rotate(token, grace))
+
+    async def channel(self, user_id: UserId) -> str:
+        return await self._run(p.channel(user_id))
 
     async def expire(self, token: Token) -> bool:
         return await self._run(p.expire(token))

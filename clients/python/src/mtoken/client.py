@@ -15,6 +15,7 @@ shared with ``mtoken.AsyncClient``.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable
 from typing import Any
 
 from . import _protocol as p
@@ -46,24 +47,41 @@ class Client:
         user_id: UserId,
         ttl: Seconds | None = None,
         name: str | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> tuple[str, bool]:
         """A new token for ``user_id``: ``(token, first)``.
 
         ``ttl``: seconds (or a timedelta); 0 = never expires; None = the
         server's ``mtoken.default-ttl``, which the token then follows when a
-        refresh slides it. ``first`` is True when the user had no live token.
+        refresh slides it. ``scopes``: the only scopes the token holds (at
+        most 16 names of ``A-Z a-z 0-9 _ . : / -``); None = every scope.
+        ``first`` is True when the user had no live token.
         """
-        return self._run(p.create(user_id, ttl, name))
+        return self._run(p.create(user_id, ttl, name, scopes))
 
-    def verify(self, token: Token) -> Any:
-        """The user id of a live token, or None (unknown, expired, revoked or
-        malformed). May slide expiries, per ``mtoken.refresh-on-verify``."""
-        return self._run(p.verify(token, self.decode))
+    create_token = create
 
-    def verify_ro(self, token: Token) -> Any:
+    def verify(self, token: Token, scope: str | None = None) -> Any:
+        """The user id of a live token, or None (unknown, expired, revoked,
+        malformed, or without ``scope`` when one is given). May slide
+        expiries, per ``mtoken.refresh-on-verify``."""
+        return self._run(p.verify(token, self.decode, scope))
+
+    def verify_ro(self, token: Token, scope: str | None = None) -> Any:
         """Like ``verify`` but never writes: no expiry slides, and it works
         on read-only replicas."""
-        return self._run(p.verify_ro(token, self.decode))
+        return self._run(p.verify_ro(token, self.decode, scope))
+
+    def rotate(self, token: Token, grace: Seconds | None = None) -> str | None:
+        """A new token for the device holding ``token`` (same id, name,
+        scopes; fresh TTL), or None. The old token keeps working for
+        ``grace`` seconds (None: the server's 30); presented later, it logs
+        the device out (reuse detection)."""
+        return self._run(p.rotate(token, grace))
+
+    def channel(self, user_id: UserId) -> str:
+        """The pub/sub channel of the user's logout events (``mtoken.events``)."""
+        return self._run(p.channel(user_id))
 
     def expire(self, token: Token) -> bool:
         """Log one device out. True if the token was live."""

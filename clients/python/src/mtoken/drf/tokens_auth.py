@@ -46,15 +46,30 @@ class MultiToken:
         return hash(self.key)
 
     @classmethod
-    def create_token(cls, user: Any, name: str | None = None) -> tuple[MultiToken, bool]:
+    def create_token(
+        cls, user: Any, name: str | None = None, scopes: Any = None
+    ) -> tuple[MultiToken, bool]:
         """A new token for a new device: ``(token, first)``; ``first`` is True
         when the user had no live token. ``name`` labels the device in
-        ``list_devices`` (an mtoken addition)."""
+        ``list_devices``; ``scopes`` limits what the token may do (checked
+        by ``mtoken.drf.permissions.HasScope``; None = everything). Both are
+        mtoken additions."""
         # No TTL argument: the token follows the server's mtoken.default-ttl
         # (= TIMEOUT, applied or checked by get_client), so a later change of
         # TIMEOUT reaches it at its next refresh, as in the seed.
-        key, first = get_client().create(_user_id(user), name=name)
+        key, first = get_client().create(_user_id(user), name=name, scopes=scopes)
         return cls(key, user), first
+
+    @classmethod
+    def rotate_token(cls, token: Any, grace: int | None = None) -> MultiToken | None:
+        """A new token for the same device (same id, name, scopes), or None
+        if ``token`` is not live. The old key keeps working for ``grace``
+        seconds (None: 30); used after that, it logs the device out."""
+        key = token.key if isinstance(token, MultiToken) else token
+        new = get_client().rotate(key, grace)
+        if new is None:
+            return None
+        return cls(new, token.user if isinstance(token, MultiToken) else None)
 
     @classmethod
     def get_user_from_token(cls, key: str) -> Any:
