@@ -3,6 +3,7 @@
 
 use crate::commands::args::Cursor;
 use crate::error::Result;
+use crate::events;
 use crate::events::Reason;
 use crate::ffi::Ctx;
 use crate::rules::Device;
@@ -85,4 +86,15 @@ pub fn run_revoke<S: Storage>(t: &mut Tokens<S>, user: &[u8], id: &[u8]) -> Resu
         return t.revoke(user, slot, &family, false, Reason::Revoke);
     }
     t.revoke(user, slot, &[digest], false, Reason::Revoke)
+}
+
+/// `MTOKEN.CHANNEL user`: the channel `mtoken.events` publishes the user's
+/// events on (docs/DESIGN.md, "Events"). Reads no key.
+pub fn channel(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
+    let mut args = Cursor::new(argv);
+    let user = args.next_user()?;
+    args.done()?;
+    let ns = crate::config::NAMESPACE.read();
+    ctx.reply_bulk(&events::channel(&ns, user));
+    Ok(())
 }

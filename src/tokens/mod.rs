@@ -2,18 +2,20 @@
 //! changed as they decide: the steps the commands share. Reads come
 //! first in each command; once one writes, nothing after it may fail on
 //! what an earlier read could have found (docs/DESIGN.md, "Commands").
+//! Refreshes are in `refresh.rs`, rotated devices in `rotation.rs`.
 
 use crate::error::{Error, Result};
 use crate::events::{Ended, Reason};
 use crate::expiry::Policy;
-use crate::record::{self, Record, Retired, Ttl};
-use crate::rules::{self, Device, PRUNE_BATCH, USER_REFRESH_BATCH};
+use crate::record::Record;
+use crate::rules::{self, Device, PRUNE_BATCH};
 use crate::store::Storage;
 use crate::token::Digest;
 
-/// At most this many replaced tokens are followed from a marker to the
-/// device's current token (a grace period is short; chains are shorter).
-pub const MAX_HOPS: usize = 8;
+mod refresh;
+mod rotation;
+
+pub use rotation::MAX_HOPS;
 
 /// One command's view of the tokens: storage, policy and clock.
 pub struct Tokens<S> {
@@ -32,14 +34,6 @@ pub struct Scan {
     pub found: Vec<Device>,
     /// Members that are no token any more: entry gone, or past max-lifetime.
     pub dead: Vec<Digest>,
-}
-
-/// A token read from its entry, for a refresh.
-struct Slide {
-    digest: Digest,
-    ttl: Ttl,
-    created: u64,
-    expires: Option<u64>,
 }
 
 impl<S: Storage> Tokens<S> {
@@ -264,137 +258,5 @@ impl<S: Storage> Tokens<S> {
         let removed = self.remove(user, slot, digests, all, reason)?;
         self.prune(user)?;
         Ok(removed)
-    }
-
-    /// The user's current tokens of a rotated device (`family`): read
-    /// from every index member, O(N) for N tokens of the user.
-    pub fn family(&mut self, user: &[u8], slot: u16, family: &Digest) -> Result<Vec<Digest>> {
-        let mut found = Vec::new();
-        for (digest, _) in self.members_from(user, f64::NEG_INFINITY, usize::MAX)? {
-            let Some(rec) = self.store.entry(slot, &digest)?.and_then(Record::decode) else {
-                continue;
-            };
-            if rec
-                .rotation
-                .is_some_and(|r| r.family == *family && r.retired.is_none())
-            {
-                found.push(digest);
-            }
-        }
-        Ok(found)
-    }
-
-    /// Log out a rotated device (every current token of `family`) and
-    /// delete the marker it was reached by; returns how many live tokens
-    /// went. Reads everything first.
-    pub fn end_family(
-        &mut self,
-        user: &[u8],
-        slot: u16,
-        family: &Digest,
-        marker: &Digest,
-        reason: Reason,
-    ) -> Result<u64> {
-        self.require_complete(user, slot)?;
-        let doomed = self.family(user, slot, family)?;
-        self.store.delete(slot, &[*marker], None)?;
-        self.revoke(user, slot, &doomed, false, reason)
-    }
-
-    /// From a replaced token's marker, the device's current token, when
-    /// the device still has one (followed through at most `MAX_HOPS`
-    /// replaced tokens): the marker answers only while it does.
-    pub fn current(
-        &mut self,
-        slot: u16,
-        family: &Digest,
-        mut retired: Retired,
-    ) -> Result<Option<Digest>> {
-        for _ in 0..MAX_HOPS {
-            let next = retired.successor;
-            let Some(rec) = self.store.entry(slot, &next)?.and_then(Record::decode) else {
-                return Ok(None);
-            };
-            if rec.rotation.is_none_or(|r| r.family != *family)
-                || self.policy.past_deadline(rec.created, self.now)
-            {
-                return Ok(None);
-            }
-            match rec.retired() {
-                None => return Ok(Some(next)),
-                Some(r) => retired = r,
-            }
-        }
-        Ok(None)
-    }
-
-    /// Record a use of a token now and slide expiries as the policy says:
-    /// the token's own, and in `user` mode up to `USER_REFRESH_BATCH` of
-    /// the user's other tokens, the soonest-expiring first. Returns
-    /// whether an expiry changed. Writes nothing when the user has no
-    /// index (e.g. it has not migrated here yet): never a second one.
-    pub fn refresh(&mut self, user: &[u8], slot: u16, digest: &Digest) -> Result<bool> {
-        if self.store.index(user)?.is_none() {
-            return Ok(false);
-        }
-        // Read everything first, then write.
-        let Some(own) = self.slide(slot, digest)? else {
-            return Ok(false);
-        };
-        let mut slides = vec![own];
-        if rules::refreshes_others(&self.policy) {
-            let others = self.members_from(user, self.now as f64, USER_REFRESH_BATCH + 1)?;
-            for (other, _) in others {
-                if other == *digest || slides.len() > USER_REFRESH_BATCH {
-                    continue;
-                }
-                // Something else at an entry name is not ours to refresh.
-                if let Ok(Some(s)) = self.slide(slot, &other) {
-                    slides.push(s);
-                }
-            }
-        }
-        self.store.patch_entry(
-            slot,
-            digest,
-            record::LAST_USED_OFFSET,
-            &record::u48(self.now),
-        )?;
-        let mut changed = false;
-        for s in &slides {
-            let d = Device {
-                digest: s.digest,
-                id: s.digest,
-                created: s.created,
-                last_used: self.now,
-                ttl: s.ttl,
-                name: None,
-                scopes: None,
-                expires: s.expires,
-            };
-            if let Some(next) = rules::refreshed(&self.policy, self.now, &d, s.expires) {
-                self.store.expire_entry(slot, &s.digest, next)?;
-                self.store.add_member(user, &s.digest, next)?;
-                changed = true;
-            }
-        }
-        self.prune(user)?;
-        if changed {
-            self.sync_index_ttl(user)?;
-        }
-        Ok(changed)
-    }
-
-    fn slide(&mut self, slot: u16, digest: &Digest) -> Result<Option<Slide>> {
-        let expires = self.store.entry_expires(slot, digest)?;
-        let Some(rec) = self.store.entry(slot, digest)?.and_then(Record::decode) else {
-            return Ok(None);
-        };
-        Ok(Some(Slide {
-            digest: *digest,
-            ttl: rec.ttl,
-            created: rec.created,
-            expires,
-        }))
     }
 }
