@@ -1,4 +1,4 @@
-//! Module configs (docs/DESIGN.md, "Expiry" and "Keys"): registered with Redis so that
+//! Module configs (docs/DESIGN.md, "Expiry and refresh" and "Keys"): registered with Redis so that
 //! they work as `--loadmodule libmtoken.so NAME VALUE ...`, as `mtoken.NAME`
 //! lines in redis.conf, and with `CONFIG SET/GET mtoken.*`. Every value is
 //! validated by Redis (numeric ranges, enum names) or by the setters here.

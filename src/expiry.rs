@@ -1,4 +1,4 @@
-//! The one place that decides when a token expires (docs/DESIGN.md, "Expiry").
+//! The one place that decides when a token expires (docs/DESIGN.md, "Expiry and refresh").
 //!
 //! Times are absolute milliseconds since the epoch; `None` means "never
 //! expires". Pure: the store applies what these functions decide.

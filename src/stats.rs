@@ -1,4 +1,4 @@
-//! `INFO mtoken` counters (docs/DESIGN.md, "Observability"). Counters only: no token,
+//! `INFO mtoken` counters (README.md, "Observability"). Counters only: no token,
 //! digest or user id is ever printed.
 
 use std::sync::atomic::{AtomicU64, Ordering};

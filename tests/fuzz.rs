@@ -27,8 +27,11 @@ impl Rng {
     }
 }
 
-const COMMANDS: [&str; 9] = [
+const COMMANDS: [&str; 12] = [
     "MTOKEN.CREATE",
+    "MTOKEN.ROTATE",
+    "MTOKEN.CHANNEL",
+    "MTOKEN.APPLY",
     "MTOKEN.VERIFY",
     "MTOKEN.VERIFY_RO",
     "MTOKEN.EXPIRE",
@@ -39,9 +42,9 @@ const COMMANDS: [&str; 9] = [
     "MToken.ExpireAll",
 ];
 
-const WORDS: [&str; 12] = [
+const WORDS: [&str; 16] = [
     "TTL", "NAME", "EXCEPT", "ttl", "name", "except", "TtL", "TTL ", " NAME", "EXCEPT\0", "NAMES",
-    "T",
+    "T", "SCOPE", "scope", "GRACE", "SCOPE\0",
 ];
 
 const NUMBERS: [&str; 26] = [
