@@ -160,6 +160,32 @@ fn asking<A: AsRef<[u8]>>(c: &mut Conn, args: &[A]) -> Reply {
     c.cmd(args)
 }
 
+/// After a reshard under traffic: every token a worker kept verifies to its
+/// user and LIST shows exactly those, every revoked one is gone. Returns
+/// how many live tokens there are.
+fn check_outcomes(client: &mut ClusterClient, outcomes: &[Outcome]) -> usize {
+    let mut live_count = 0;
+    for o in outcomes {
+        for (user, toks) in &o.live {
+            for t in toks {
+                assert_eq!(
+                    client.verify(t).as_deref(),
+                    Some(&user[..]),
+                    "live token of {}",
+                    show(user)
+                );
+            }
+            let want: BTreeSet<String> = toks.iter().map(|t| token_id(t)).collect();
+            assert_eq!(listed_ids(client, user), want, "LIST of {}", show(user));
+            live_count += toks.len();
+        }
+        for t in &o.revoked {
+            assert_eq!(client.verify(t), None, "a revoked token verifies");
+        }
+    }
+    live_count
+}
+
 fn show(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -516,30 +542,7 @@ fn reshard_under_traffic_loses_no_token_and_leaves_no_orphan() {
         "not every expected slot moved"
     );
     let mut client = cluster.client();
-    let mut live_count = 0;
-    for o in &outcomes {
-        for (user, toks) in &o.live {
-            for t in toks {
-                assert_eq!(
-                    client.verify(t).as_deref(),
-                    Some(&user[..]),
-                    "live token of {}",
-                    show(user)
-                );
-            }
-            let want: BTreeSet<String> = toks.iter().map(|t| token_id(t)).collect();
-            assert_eq!(
-                listed_ids(&mut client, user),
-                want,
-                "LIST of {}",
-                show(user)
-            );
-            live_count += toks.len();
-        }
-        for t in &o.revoked {
-            assert_eq!(client.verify(t), None, "a revoked token verifies");
-        }
-    }
+    let live_count = check_outcomes(&mut client, &outcomes);
     let (entries, _) = audit(&cluster);
     assert_eq!(entries, live_count);
 }
@@ -893,30 +896,7 @@ fn atomic_slot_migration_under_traffic_loses_no_token_and_leaves_no_orphan() {
     );
 
     let mut client = cluster.client();
-    let mut live_count = 0;
-    for o in &outcomes {
-        for (user, toks) in &o.live {
-            for t in toks {
-                assert_eq!(
-                    client.verify(t).as_deref(),
-                    Some(&user[..]),
-                    "live token of {}",
-                    show(user)
-                );
-            }
-            let want: BTreeSet<String> = toks.iter().map(|t| token_id(t)).collect();
-            assert_eq!(
-                listed_ids(&mut client, user),
-                want,
-                "LIST of {}",
-                show(user)
-            );
-            live_count += toks.len();
-        }
-        for t in &o.revoked {
-            assert_eq!(client.verify(t), None, "a revoked token verifies");
-        }
-    }
+    let live_count = check_outcomes(&mut client, &outcomes);
     for u in bulk_users.iter().step_by(97) {
         assert_eq!(listed_ids(&mut client, u).len(), 3, "bulk user {}", show(u));
     }
