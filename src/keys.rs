@@ -31,15 +31,15 @@ pub fn user_index(ns: &[u8], user: &[u8]) -> Vec<u8> {
     key
 }
 
-/// Whether `name` is `user`'s index key (`user_index(ns, user)`), without
-/// building it.
-pub fn is_user_index(name: &[u8], ns: &[u8], user: &[u8]) -> bool {
-    let [a, b, c, d, e] = parts(ns, slot::key_slot(user), b"}:u:", user);
-    name.len() == a.len() + b.len() + c.len() + d.len() + e.len()
-        && [a, b, c, d, e]
-            .iter()
-            .try_fold(name, |rest, part| rest.strip_prefix(*part))
-            .is_some()
+/// Whether `index`, a name `user_index` built, is `user`'s index key under
+/// `ns`, without building it or hashing `user`: the tag between the
+/// namespace and the user is the one `user_index` derived from that user.
+pub fn is_index_of(index: &[u8], ns: &[u8], user: &[u8]) -> bool {
+    index.len() == ns.len() + FRAME + user.len()
+        && index.starts_with(ns)
+        && index[ns.len()..].starts_with(b":{")
+        && index.ends_with(user)
+        && index[..index.len() - user.len()].ends_with(b"}:u:")
 }
 
 /// The entry of one token, on the token's (= its user's) slot. Built on
@@ -100,10 +100,16 @@ mod tests {
     #[test]
     fn key_names_have_the_documented_shape() {
         let k = user_index(b"ns", b"alice");
-        assert!(is_user_index(&k, b"ns", b"alice"));
-        assert!(!is_user_index(&k, b"ns", b"alic"));
-        assert!(!is_user_index(&k, b"ns", b"alicee"));
-        assert!(!is_user_index(&k, b"nt", b"alice"));
+        assert!(is_index_of(&k, b"ns", b"alice"));
+        for (ns, user) in [
+            (&b"ns"[..], &b"alic"[..]),
+            (b"ns", b"alicee"),
+            (b"nt", b"alice"),
+            (b"n", b"salice"),
+            (b"ns:", b"alice"),
+        ] {
+            assert!(!is_index_of(&k, ns, user), "{ns:?} {user:?}");
+        }
         let tag = slot::tag(key_slot(b"alice"));
         let mut want = b"ns:{".to_vec();
         want.extend_from_slice(tag);

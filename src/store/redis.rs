@@ -77,7 +77,7 @@ impl<'c> RedisStore<'c> {
     /// The user's index, opened (for writing with `write`) and type-checked.
     fn index_key(&mut self, user: &[u8], write: bool) -> Result<&mut Open<'c>> {
         let cached = matches!(&self.index, Some((name, open))
-            if keys::is_user_index(name, &self.ns, user)
+            if keys::is_index_of(name, &self.ns, user)
                 && (!write || matches!(open, Open::Write(_))));
         if !cached {
             self.index = None; // close before reopening
