@@ -17,10 +17,14 @@ pub fn apply(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
         return Err(Error::InternalCommand);
     }
     let ops = effects::decode(batch).ok_or(Error::BadBatch)?;
-    replay(ctx, &ops)?;
+    let replayed = replay(ctx, &ops);
     // Into this server's own AOF (a replica's sub-replicas get the
-    // master's stream as it came).
+    // master's stream as it came) — also when one write failed: the
+    // others were applied (as in MULTI/EXEC), and an AOF without them
+    // would reload into another dataset than this server holds. Replaying
+    // the batch from the AOF fails the same write the same way.
     ctx.replicate_verbatim();
+    replayed?;
     ctx.reply_ok();
     Ok(())
 }
