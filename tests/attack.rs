@@ -703,3 +703,87 @@ fn events_never_carry_a_token_or_a_current_digest() {
     assert_eq!(c.cmd(&[&b"MTOKEN.EXPIRE"[..], &e]), Reply::Int(1));
     assert!(next(&mut pattern).is_none() && next(&mut sub).is_none());
 }
+
+/// README, Redis Cluster: on a slot being imported, a command that finds a
+/// key it needs missing answers TRYAGAIN and changes nothing — also a
+/// replaced token within its grace whose successor has not arrived (it
+/// is valid: nil would log a request in flight out).
+#[test]
+fn a_replaced_token_on_an_importing_slot_answers_tryagain_until_its_successor_arrives() {
+    let cluster = Cluster::start(3);
+    let ports = cluster.ports();
+    let map = cluster.slot_map(0);
+    let tag = (0..)
+        .map(|i| format!("rot{i}"))
+        .find(|t| map[cluster_key_slot(t.as_bytes()) as usize] == ports[0])
+        .expect("a tag on node 0");
+    let slot = cluster_key_slot(tag.as_bytes()).to_string();
+    let user = format!("{{{tag}}}:ivy").into_bytes();
+    let mut client = cluster.client();
+    let (old, _) = client.create(&user, &[]);
+    let new = client
+        .cmd(&[&b"MTOKEN.ROTATE"[..], &old, b"GRACE", b"3600"])
+        .bytes();
+    let (mut src, mut dst) = (cluster.nodes[0].conn(), cluster.nodes[1].conn());
+    let ok = Reply::Simple("OK".into());
+    let importing = ["CLUSTER", "SETSLOT", &slot, "IMPORTING", &cluster.ids[0]];
+    assert_eq!(dst.cmd(&importing), ok);
+    let migrating = ["CLUSTER", "SETSLOT", &slot, "MIGRATING", &cluster.ids[1]];
+    assert_eq!(src.cmd(&migrating), ok);
+    // Only the old token's marker arrives.
+    let marker = {
+        let keys = src.cmd(&["CLUSTER", "GETKEYSINSLOT", &slot, "10"]).array();
+        let suffix = [&b"}:t:"[..], &token_digest(&old)].concat();
+        keys.iter()
+            .map(|k| k.bytes())
+            .find(|k| k.ends_with(&suffix))
+            .expect("the marker")
+    };
+    let port = ports[1].to_string();
+    let r = src.cmd(&[
+        &b"MIGRATE"[..],
+        b"127.0.0.1",
+        port.as_bytes(),
+        b"",
+        b"0",
+        b"5000",
+        b"KEYS",
+        &marker,
+    ]);
+    assert_eq!(r, ok);
+    for cmd in ["MTOKEN.VERIFY", "MTOKEN.VERIFY_RO"] {
+        let before = state(&mut dst);
+        assert_eq!(dst.q("ASKING"), ok);
+        let r = dst.cmd(&[cmd.as_bytes(), &old]);
+        assert!(
+            matches!(&r, Reply::Error(e) if e.starts_with("TRYAGAIN")),
+            "{cmd} of a token within grace, successor not arrived: {r:?}"
+        );
+        assert_eq!(state(&mut dst), before);
+    }
+    // The rest arrives: the old token answers again, within its grace.
+    let rest: Vec<Vec<u8>> = src
+        .cmd(&["CLUSTER", "GETKEYSINSLOT", &slot, "10"])
+        .array()
+        .iter()
+        .map(|k| k.bytes())
+        .collect();
+    let mut args: Vec<&[u8]> = vec![
+        b"MIGRATE",
+        b"127.0.0.1",
+        port.as_bytes(),
+        b"",
+        b"0",
+        b"5000",
+        b"KEYS",
+    ];
+    args.extend(rest.iter().map(|k| k.as_slice()));
+    assert_eq!(src.cmd(&args), ok);
+    for t in [&old, &new] {
+        assert_eq!(dst.q("ASKING"), ok);
+        assert_eq!(
+            dst.cmd(&[&b"MTOKEN.VERIFY"[..], t]),
+            Reply::Bulk(user.clone())
+        );
+    }
+}

@@ -60,7 +60,14 @@ impl<S: Storage> Tokens<S> {
     ) -> Result<Option<Digest>> {
         for _ in 0..MAX_HOPS {
             let next = retired.successor;
-            let Some(rec) = self.store.entry(slot, &next)?.and_then(Record::decode) else {
+            let Some(value) = self.store.entry(slot, &next)? else {
+                // Not there: on a slot being imported it may be on its
+                // way (TRYAGAIN), as for any missing entry; else the
+                // device is gone.
+                self.missing(slot)?;
+                return Ok(None);
+            };
+            let Some(rec) = Record::decode(value) else {
                 return Ok(None);
             };
             if rec.rotation.is_none_or(|r| r.family != *family)
