@@ -704,52 +704,6 @@ fn events_never_carry_a_token_or_a_current_digest() {
     assert!(next(&mut pattern).is_none() && next(&mut sub).is_none());
 }
 
-/// `usec_per_call` of a command in `INFO commandstats`.
-fn usec_per_call(c: &mut Conn, cmd: &str) -> f64 {
-    let info = c.q("INFO commandstats").text();
-    let prefix = format!("cmdstat_{cmd}:");
-    let line = info
-        .lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .unwrap_or_else(|| panic!("no {prefix}"));
-    line.split(',')
-        .find_map(|f| f.strip_prefix("usec_per_call="))
-        .and_then(|v| v.parse().ok())
-        .expect("usec_per_call")
-}
-
-/// README, MTOKEN.CREATE: "O(log N) for a user with N tokens, plus O(P)
-/// for P expired index members pruned" — with `max-lifetime` set too
-/// (then `first` reads records until it meets a live one, not all N).
-#[test]
-fn create_with_max_lifetime_does_not_walk_every_token() {
-    let srv = Server::start();
-    let mut c = srv.conn();
-    let n = 20_000;
-    let r = c.cmd(&[
-        "EVAL",
-        "for i = 1, tonumber(ARGV[1]) do redis.call('MTOKEN.CREATE', KEYS[1], 'TTL', '3600') end return 1",
-        "1",
-        "big",
-        &n.to_string(),
-    ]);
-    assert_eq!(r, Reply::Int(1));
-    let per_call = |c: &mut Conn, max_lifetime: &str| {
-        config_set(c, "mtoken.max-lifetime", max_lifetime);
-        c.q("CONFIG RESETSTAT");
-        for _ in 0..50 {
-            create(c, b"big", &["TTL", "3600"]);
-        }
-        usec_per_call(c, "mtoken.create")
-    };
-    let without = per_call(&mut c, "0");
-    let with = per_call(&mut c, "86400");
-    assert!(
-        with < 10.0 * without + 100.0,
-        "CREATE with max-lifetime: {with} us per call, without: {without} us, for {n} tokens"
-    );
-}
-
 /// README, Redis Cluster: on a slot being imported, a command that finds a
 /// key it needs missing answers TRYAGAIN and changes nothing — also a
 /// replaced token within its grace whose successor has not arrived (it

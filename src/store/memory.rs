@@ -35,6 +35,9 @@ pub struct MemStore {
     pub importing: HashSet<u16>,
     /// Each write as Redis would replicate it: command name and arguments.
     pub effects: Vec<Vec<Vec<u8>>>,
+    /// Index members handed to `members` callbacks: how much of an index
+    /// a command walked.
+    pub visited: usize,
 }
 
 impl MemStore {
@@ -166,7 +169,11 @@ impl Storage for MemStore {
         f: &mut dyn FnMut(&[u8], f64) -> bool,
     ) -> Result<()> {
         for (m, s) in self.zset(user)? {
-            if s >= min && s <= max && !f(&m, s) {
+            if s < min || s > max {
+                continue;
+            }
+            self.visited += 1;
+            if !f(&m, s) {
                 break;
             }
         }

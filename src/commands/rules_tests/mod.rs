@@ -395,3 +395,23 @@ fn a_missing_key_on_an_importing_slot_is_tryagain() {
         Err(Error::TryAgain)
     );
 }
+
+/// README, MTOKEN.CREATE: O(log N) plus the pruned members, also with a
+/// max-lifetime (then `first` reads records until it meets a live one).
+#[test]
+fn create_with_max_lifetime_does_not_walk_every_token() {
+    let mut t = tokens(Policy {
+        max_lifetime: 86_400,
+        ..policy()
+    });
+    for _ in 0..1_000 {
+        create(&mut t, b"big");
+    }
+    t.store.visited = 0;
+    create(&mut t, b"big");
+    assert!(
+        t.store.visited < 100,
+        "CREATE walked {} of 1000 index members",
+        t.store.visited
+    );
+}
