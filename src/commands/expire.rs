@@ -74,6 +74,10 @@ pub fn run_expire_all<S: Storage>(
     let slot = key_slot(user);
     let total = t.store.index(user)?.map_or(0, |i| i.len);
     t.require_complete(user, slot)?;
+    let keep = match keep {
+        Some(digest) => Some(t.kept(slot, digest)?),
+        None => None,
+    };
     let doomed: Vec<Digest> = t
         .members_from(user, f64::NEG_INFINITY, usize::MAX)?
         .into_iter()

@@ -82,4 +82,22 @@ impl<S: Storage> Tokens<S> {
         }
         Ok(None)
     }
+
+    /// The token `EXPIREALL … EXCEPT` keeps: the one named, or, for a
+    /// replaced token still within its grace (a request in flight), its
+    /// device's current token, so "log out the others" never logs out the
+    /// device asking.
+    pub fn kept(&mut self, slot: u16, digest: Digest) -> Result<Digest> {
+        let replaced = match self.store.entry(slot, &digest)? {
+            Some(value) => Record::decode(value)
+                .and_then(|r| r.retired().map(|retired| (r.device_id(&digest), retired))),
+            None => None,
+        };
+        match replaced {
+            Some((family, retired)) if self.now < retired.grace_end => {
+                Ok(self.current(slot, &family, retired)?.unwrap_or(digest))
+            }
+            _ => Ok(digest),
+        }
+    }
 }

@@ -211,3 +211,26 @@ fn events_name_the_device_and_the_reason_of_each_removal() {
     assert_eq!(run_expire(&mut t, checked(&g)), Ok(1));
     assert!(t.ended.is_none());
 }
+
+#[test]
+fn expireall_except_a_replaced_token_in_its_grace_keeps_its_device() {
+    let mut t = tokens(policy());
+    let old = create(&mut t, b"u");
+    let other = create(&mut t, b"u");
+    let new = new_token(rotate(&mut t, &old, 30));
+    // A request in flight still carries the old token: "log out the
+    // others" keeps the device asking, under its current token.
+    assert_eq!(
+        run_expire_all(&mut t, b"u", Some(token::digest(&old))),
+        Ok(1)
+    );
+    assert_eq!(verify(&mut t, &new, false), user(b"u", false));
+    assert_eq!(verify(&mut t, &other, false), Verified::Unknown);
+    // Past the grace the old token is no way to keep anything.
+    at(&mut t, NOW + 31 * SEC);
+    assert_eq!(
+        run_expire_all(&mut t, b"u", Some(token::digest(&old))),
+        Ok(1)
+    );
+    assert_eq!(verify(&mut t, &new, false), Verified::Unknown);
+}
