@@ -21,57 +21,81 @@ use crate::token;
 /// The largest TTL or lifetime in seconds (what a token entry can hold).
 pub const MAX_SECONDS: i64 = u32::MAX as i64;
 
-/// `mtoken.refresh-on-verify`: each mode's name. Redis knows a mode by a
-/// number as well, `mode as i32`.
-const REFRESH_MODES: [(&str, RefreshMode); 3] = [
-    ("none", RefreshMode::None),
-    ("token", RefreshMode::Token),
-    ("user", RefreshMode::User),
-];
-const REFRESH_MODE_NAMES: [&str; 3] = [REFRESH_MODES[0].0, REFRESH_MODES[1].0, REFRESH_MODES[2].0];
+/// An enum config's values, each with the name Redis shows; Redis also
+/// knows a value by a number, its place here.
+pub trait Named: Copy + PartialEq + Send + Sync + 'static {
+    const NAMES: &'static [(&'static str, Self)];
+}
 
-impl From<RefreshMode> for i32 {
-    fn from(mode: RefreshMode) -> i32 {
-        mode as i32
+impl Named for RefreshMode {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("none", RefreshMode::None),
+        ("token", RefreshMode::Token),
+        ("user", RefreshMode::User),
+    ];
+}
+
+/// A value of a `Named` enum as the crate's enum configs take it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Choice<T>(pub T);
+
+impl<T: Named> From<Choice<T>> for i32 {
+    fn from(c: Choice<T>) -> i32 {
+        T::NAMES.iter().position(|&(_, v)| v == c.0).unwrap_or(0) as i32
     }
 }
 
-impl TryFrom<i32> for RefreshMode {
+impl<T: Named> TryFrom<i32> for Choice<T> {
     type Error = RedisError;
 
     fn try_from(n: i32) -> Result<Self, RedisError> {
-        REFRESH_MODES
-            .iter()
-            .map(|&(_, mode)| mode)
-            .find(|&mode| i32::from(mode) == n)
+        usize::try_from(n)
+            .ok()
+            .and_then(|i| T::NAMES.get(i))
+            .map(|&(_, v)| Choice(v))
             .ok_or(RedisError::Str("Value is not supported"))
     }
 }
 
-impl EnumConfigurationValue for RefreshMode {
+impl<T: Named> EnumConfigurationValue for Choice<T> {
     fn get_options(&self) -> (Vec<String>, Vec<i32>) {
-        REFRESH_MODES
-            .iter()
-            .map(|&(name, mode)| (name.to_string(), i32::from(mode)))
+        (0..)
+            .zip(T::NAMES)
+            .map(|(i, &(name, _))| (name.to_string(), i))
             .unzip()
     }
 }
 
-/// `mtoken.refresh-on-verify`, readable without a lock on the VERIFY path.
-pub struct ModeConfig(AtomicI32);
+/// An enum config's current value, readable without a lock (VERIFY reads
+/// the refresh mode on every call).
+pub struct EnumConfig<T> {
+    /// The value's place in `T::NAMES`; until Redis sets it, `default`.
+    index: AtomicI32,
+    default: T,
+}
 
-impl ModeConfig {
-    pub fn mode(&self) -> RefreshMode {
-        RefreshMode::try_from(self.0.load(Ordering::Relaxed)).unwrap_or(RefreshMode::Token)
+impl<T: Named> EnumConfig<T> {
+    pub const fn new(default: T) -> Self {
+        EnumConfig {
+            index: AtomicI32::new(-1),
+            default,
+        }
+    }
+
+    pub fn get(&self) -> T {
+        usize::try_from(self.index.load(Ordering::Relaxed))
+            .ok()
+            .and_then(|i| T::NAMES.get(i))
+            .map_or(self.default, |&(_, v)| v)
     }
 }
 
-impl ConfigurationValue<RefreshMode> for ModeConfig {
-    fn get(&self, _: &ConfigurationContext) -> RefreshMode {
-        self.mode()
+impl<T: Named> ConfigurationValue<Choice<T>> for EnumConfig<T> {
+    fn get(&self, _: &ConfigurationContext) -> Choice<T> {
+        Choice(EnumConfig::get(self))
     }
-    fn set(&self, _: &ConfigurationContext, mode: RefreshMode) -> Result<(), RedisError> {
-        self.0.store(mode.into(), Ordering::Relaxed);
+    fn set(&self, _: &ConfigurationContext, value: Choice<T>) -> Result<(), RedisError> {
+        self.index.store(value.into(), Ordering::Relaxed);
         Ok(())
     }
 }
@@ -106,7 +130,7 @@ pub static REFRESH_PERSISTENT: AtomicBool = AtomicBool::new(true);
 /// than one `MTOKEN.APPLY` per command (docs/DESIGN.md, "Writes,
 /// replication, persistence").
 pub static REPLICATE_NATIVE: AtomicBool = AtomicBool::new(false);
-pub static REFRESH_MODE: ModeConfig = ModeConfig(AtomicI32::new(RefreshMode::Token as i32));
+pub static REFRESH_MODE: EnumConfig<RefreshMode> = EnumConfig::new(RefreshMode::Token);
 pub static REUSE_WINDOW: AtomicI64 = AtomicI64::new(DEFAULT_REUSE_WINDOW);
 pub static NAMESPACE: StringConfig = StringConfig::new(check_namespace);
 pub static PREFIX: StringConfig = StringConfig::new(check_prefix);
@@ -119,7 +143,7 @@ fn load(v: &AtomicI64) -> u64 {
 pub fn policy() -> Policy {
     Policy {
         default_ttl: load(&DEFAULT_TTL),
-        refresh: REFRESH_MODE.mode(),
+        refresh: REFRESH_MODE.get(),
         refresh_persistent: REFRESH_PERSISTENT.load(Ordering::Relaxed),
         refresh_interval: load(&REFRESH_INTERVAL),
         max_lifetime: load(&MAX_LIFETIME),
@@ -191,12 +215,11 @@ fn int_arg(args: &[(&str, String)], name: &'static str, default: i64) -> Result<
 }
 
 /// The value of `name` among `accepted`, compared without case.
-fn enum_arg<T: Copy>(
+fn enum_arg<T: Copy + PartialEq>(
     args: &[(&str, String)],
     name: &'static str,
     default: T,
-    values: &[(&str, T)],
-    accepted: &'static [&'static str],
+    values: &[(&'static str, T)],
 ) -> Result<T, Error> {
     let Some((_, given)) = args.iter().rev().find(|(n, _)| *n == name) else {
         return Ok(default);
@@ -208,7 +231,13 @@ fn enum_arg<T: Copy>(
         .ok_or_else(|| Error::ConfigBadEnum {
             name,
             value: given.clone(),
-            accepted,
+            // The first name of each value (`yes`, not its synonyms).
+            accepted: values
+                .iter()
+                .enumerate()
+                .filter(|&(i, &(_, v))| !values[..i].iter().any(|&(_, w)| w == v))
+                .map(|(_, &(n, _))| n)
+                .collect(),
         })
 }
 
@@ -279,25 +308,25 @@ pub fn register(ctx: &Context, args: &[RedisString]) -> Result<(), Error> {
         ("replicate-native", &REPLICATE_NATIVE, false),
     ];
     for (name, var, default) in bools {
-        let value = enum_arg(&args, name, default, &yes_no, &["yes", "no"])?;
+        let value = enum_arg(&args, name, default, &yes_no)?;
         register_bool_configuration(ctx, name, var, value, flags(), None);
     }
     let mode = enum_arg(
         &args,
         "refresh-on-verify",
         RefreshMode::Token,
-        &REFRESH_MODES,
-        &REFRESH_MODE_NAMES,
+        RefreshMode::NAMES,
     )?;
-    register_enum_configuration(ctx, "refresh-on-verify", &REFRESH_MODE, mode, flags(), None);
-    let events = enum_arg(
-        &args,
-        "events",
-        events::Mode::Off,
-        &events::MODES,
-        &events::MODE_NAMES,
-    )?;
-    register_enum_configuration(ctx, "events", &events::MODE, events, flags(), None);
+    register_enum_configuration(
+        ctx,
+        "refresh-on-verify",
+        &REFRESH_MODE,
+        Choice(mode),
+        flags(),
+        None,
+    );
+    let events = enum_arg(&args, "events", events::Mode::Off, events::Mode::NAMES)?;
+    register_enum_configuration(ctx, "events", &events::MODE, Choice(events), flags(), None);
     let ns = string_arg(&args, "namespace", "mtoken", check_namespace)?;
     register_string_configuration(ctx, "namespace", &NAMESPACE, ns, flags(), None);
     let prefix = string_arg(&args, "token-prefix", "mt_", check_prefix)?;
@@ -329,14 +358,17 @@ mod tests {
 
     #[test]
     fn refresh_modes_round_trip_through_their_numbers() {
-        let (names, numbers) = RefreshMode::Token.get_options();
+        let (names, numbers) = Choice(RefreshMode::Token).get_options();
         assert_eq!(names, ["none", "token", "user"]);
-        for ((name, mode), n) in REFRESH_MODES.iter().zip(numbers) {
-            assert_eq!(RefreshMode::try_from(n).ok(), Some(*mode), "{name}");
-            assert_eq!(i32::from(*mode), n);
+        for ((name, mode), n) in RefreshMode::NAMES.iter().zip(numbers) {
+            assert_eq!(Choice::try_from(n).ok(), Some(Choice(*mode)), "{name}");
+            assert_eq!(i32::from(Choice(*mode)), n);
         }
-        assert!(RefreshMode::try_from(3).is_err());
-        assert!(RefreshMode::try_from(-1).is_err());
+        assert!(Choice::<RefreshMode>::try_from(3).is_err());
+        assert!(Choice::<RefreshMode>::try_from(-1).is_err());
+        // Until Redis sets it, a config reads as its default.
+        let config = EnumConfig::new(RefreshMode::User);
+        assert_eq!(config.get(), RefreshMode::User);
     }
 
     fn given(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
@@ -359,8 +391,7 @@ mod tests {
             &args,
             "refresh-on-verify",
             RefreshMode::Token,
-            &REFRESH_MODES,
-            &REFRESH_MODE_NAMES,
+            RefreshMode::NAMES,
         )
         .unwrap_err();
         assert_eq!(
@@ -390,8 +421,7 @@ mod tests {
             &args,
             "refresh-on-verify",
             RefreshMode::Token,
-            &REFRESH_MODES,
-            &REFRESH_MODE_NAMES,
+            RefreshMode::NAMES,
         );
         assert_eq!(mode, Ok(RefreshMode::None));
         let args = given(&[("refresh-on-verify", "USER")]);
@@ -399,8 +429,7 @@ mod tests {
             &args,
             "refresh-on-verify",
             RefreshMode::Token,
-            &REFRESH_MODES,
-            &REFRESH_MODE_NAMES,
+            RefreshMode::NAMES,
         );
         assert_eq!(mode, Ok(RefreshMode::User));
         assert_eq!(int_arg(&[], "default-ttl", 7), Ok(7));

@@ -112,7 +112,7 @@ pub enum Error {
     ConfigBadEnum {
         name: &'static str,
         value: String,
-        accepted: &'static [&'static str],
+        accepted: Vec<&'static str>,
     },
     /// A string config value its check refuses; `reason` names the config.
     ConfigInvalid {

@@ -11,13 +11,9 @@
 //! The pure part (names, formats) is unit-tested; `publish` and
 //! `on_key_expired` are the glue over `ffi::events`.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use redis_module::Context;
 
-use redis_module::configuration::{
-    ConfigurationContext, ConfigurationValue, EnumConfigurationValue,
-};
-use redis_module::{Context, RedisError};
-
+use crate::config::{EnumConfig, Named};
 use crate::ffi::{self, Ctx};
 use crate::record::Record;
 use crate::token::{self, Digest, DIGEST_LEN};
@@ -97,76 +93,21 @@ pub enum Mode {
     Global,
 }
 
-pub const MODES: [(&str, Mode); 3] = [
-    ("off", Mode::Off),
-    ("sharded", Mode::Sharded),
-    ("global", Mode::Global),
-];
-pub const MODE_NAMES: [&str; 3] = [MODES[0].0, MODES[1].0, MODES[2].0];
-
-impl From<Mode> for i32 {
-    fn from(mode: Mode) -> i32 {
-        mode as i32
-    }
+impl Named for Mode {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("off", Mode::Off),
+        ("sharded", Mode::Sharded),
+        ("global", Mode::Global),
+    ];
 }
 
-impl TryFrom<i32> for Mode {
-    type Error = RedisError;
-
-    fn try_from(n: i32) -> Result<Self, RedisError> {
-        MODES
-            .iter()
-            .map(|&(_, mode)| mode)
-            .find(|&mode| i32::from(mode) == n)
-            .ok_or(RedisError::Str("Value is not supported"))
-    }
-}
-
-impl EnumConfigurationValue for Mode {
-    fn get_options(&self) -> (Vec<String>, Vec<i32>) {
-        MODES
-            .iter()
-            .map(|&(name, mode)| (name.to_string(), i32::from(mode)))
-            .unzip()
-    }
-}
-
-/// `mtoken.events`, readable without a lock.
-pub struct ModeConfig(AtomicI32);
-
-impl ModeConfig {
-    pub const fn new() -> Self {
-        ModeConfig(AtomicI32::new(Mode::Off as i32))
-    }
-
-    pub fn mode(&self) -> Mode {
-        Mode::try_from(self.0.load(Ordering::Relaxed)).unwrap_or(Mode::Off)
-    }
-}
-
-impl Default for ModeConfig {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ConfigurationValue<Mode> for ModeConfig {
-    fn get(&self, _: &ConfigurationContext) -> Mode {
-        self.mode()
-    }
-    fn set(&self, _: &ConfigurationContext, mode: Mode) -> Result<(), RedisError> {
-        self.0.store(mode.into(), Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-pub static MODE: ModeConfig = ModeConfig::new();
+pub static MODE: EnumConfig<Mode> = EnumConfig::new(Mode::Off);
 
 /// Whether this call may publish: events on, and not a replica applying
 /// its master's stream or a server loading its data (neither runs module
 /// commands, but a key event may fire there).
 fn may_publish(ctx: &Ctx) -> Option<bool> {
-    let sharded = match MODE.mode() {
+    let sharded = match MODE.get() {
         Mode::Off => return None,
         Mode::Sharded => true,
         Mode::Global => false,
@@ -202,7 +143,7 @@ pub fn register(ctx: &Context) -> bool {
 /// `max-lifetime` when that came first). Every other key costs a prefix
 /// compare.
 fn on_expired(ctx: &Ctx, name: &[u8], value: Option<&[u8]>) {
-    if MODE.mode() == Mode::Off {
+    if MODE.get() == Mode::Off {
         return;
     }
     // Fired inside a command's key lookup too, on the same thread: a
@@ -235,6 +176,8 @@ fn on_expired(ctx: &Ctx, name: &[u8], value: Option<&[u8]>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Choice;
+    use redis_module::configuration::EnumConfigurationValue;
 
     #[test]
     fn channel_is_on_the_users_slot_and_names_the_user() {
@@ -283,11 +226,11 @@ mod tests {
 
     #[test]
     fn modes_round_trip_through_their_numbers() {
-        let (names, numbers) = Mode::Off.get_options();
-        assert_eq!(names, MODE_NAMES);
-        for ((_, mode), n) in MODES.iter().zip(numbers) {
-            assert_eq!(Mode::try_from(n).ok(), Some(*mode));
+        let (names, numbers) = Choice(Mode::Off).get_options();
+        assert_eq!(names, ["off", "sharded", "global"]);
+        for ((_, mode), n) in Mode::NAMES.iter().zip(numbers) {
+            assert_eq!(Choice::<Mode>::try_from(n).ok(), Some(Choice(*mode)));
         }
-        assert!(Mode::try_from(7).is_err());
+        assert!(Choice::<Mode>::try_from(7).is_err());
     }
 }

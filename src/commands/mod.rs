@@ -75,7 +75,7 @@ fn tokens(ctx: &Ctx, writes: bool) -> Tokens<RedisStore<'_>> {
         crate::config::policy(),
         ctx.now_ms(),
     );
-    if writes && events::MODE.mode() != events::Mode::Off {
+    if writes && events::MODE.get() != events::Mode::Off {
         t.ended = Some(Vec::new());
     }
     t
