@@ -146,49 +146,43 @@ pub fn create_options<'a>(args: &[&'a [u8]]) -> Result<CreateOptions<'a>> {
     Ok(opts)
 }
 
-/// `[SCOPE name]` of VERIFY and VERIFY_RO.
-pub fn scope_option<'a>(command: &'static str, args: &[&'a [u8]]) -> Result<Option<&'a [u8]>> {
-    let is_scope = |w: &[u8]| option(w, &[Opt::Scope]).is_some();
+/// `[OPT value]`: a command whose only option is `opt`, given at most once.
+fn single_option<'a>(
+    args: &[&'a [u8]],
+    opt: Opt,
+    command: &'static str,
+    takes: &'static str,
+) -> Result<Option<&'a [u8]>> {
+    let is_opt = |w: &[u8]| option(w, &[opt]).is_some();
     match args {
         [] => Ok(None),
-        [word, name] if is_scope(word) => Ok(Some(scope(name)?)),
-        [word] if is_scope(word) => Err(Error::MissingValue(Opt::Scope)),
-        _ => Err(Error::UnknownOption {
-            command,
-            takes: "SCOPE name",
-        }),
+        [word, value] if is_opt(word) => Ok(Some(value)),
+        [word] if is_opt(word) => Err(Error::MissingValue(opt)),
+        _ => Err(Error::UnknownOption { command, takes }),
     }
+}
+
+/// `[SCOPE name]` of VERIFY and VERIFY_RO.
+pub fn scope_option<'a>(command: &'static str, args: &[&'a [u8]]) -> Result<Option<&'a [u8]>> {
+    single_option(args, Opt::Scope, command, "SCOPE name")?
+        .map(scope)
+        .transpose()
 }
 
 /// `[GRACE seconds]` of ROTATE: at most `MAX_GRACE`, default `DEFAULT_GRACE`.
 pub fn grace_option(args: &[&[u8]]) -> Result<u32> {
-    let is_grace = |w: &[u8]| option(w, &[Opt::Grace]).is_some();
-    match args {
-        [] => Ok(DEFAULT_GRACE),
-        [word, secs] if is_grace(word) => match seconds(secs) {
+    match single_option(args, Opt::Grace, "MTOKEN.ROTATE", "GRACE seconds")? {
+        None => Ok(DEFAULT_GRACE),
+        Some(secs) => match seconds(secs) {
             Ok(s) if s <= MAX_GRACE => Ok(s),
             _ => Err(Error::BadGrace),
         },
-        [word] if is_grace(word) => Err(Error::MissingValue(Opt::Grace)),
-        _ => Err(Error::UnknownOption {
-            command: "MTOKEN.ROTATE",
-            takes: "GRACE seconds",
-        }),
     }
 }
 
 /// `[EXCEPT token]` of EXPIREALL.
 pub fn except_option<'a>(args: &[&'a [u8]]) -> Result<Option<&'a [u8]>> {
-    let except = |w: &[u8]| option(w, &[Opt::Except]).is_some();
-    match args {
-        [] => Ok(None),
-        [word, token] if except(word) => Ok(Some(token)),
-        [word] if except(word) => Err(Error::MissingValue(Opt::Except)),
-        _ => Err(Error::UnknownOption {
-            command: "MTOKEN.EXPIREALL",
-            takes: "EXCEPT token",
-        }),
-    }
+    single_option(args, Opt::Except, "MTOKEN.EXPIREALL", "EXCEPT token")
 }
 
 #[cfg(test)]
