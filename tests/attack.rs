@@ -242,22 +242,13 @@ fn hostile_apply_batches_in_the_aof_never_crash_the_server() {
         .append(true)
         .open(&incr)
         .expect("open AOF");
-    let resp = |args: &[&[u8]]| {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-        out
-    };
     for batch in hostile_batches(&entry, &index) {
-        aof.write_all(&resp(&[b"MTOKEN.APPLY", b"k", &batch]))
+        aof.write_all(&resp(&[&b"MTOKEN.APPLY"[..], b"k", &batch]))
             .expect("write AOF");
     }
     // A last, well-formed batch is still applied after all of them.
     let ok = Batch::new().set(b"attack:last", b"applied", NEVER).bytes();
-    aof.write_all(&resp(&[b"MTOKEN.APPLY", b"k", &ok]))
+    aof.write_all(&resp(&[&b"MTOKEN.APPLY"[..], b"k", &ok]))
         .expect("write AOF");
     drop(aof);
     srv.restart("NOSAVE");
@@ -346,24 +337,15 @@ fn hostile_apply_batches_from_a_fake_master_never_crash_a_replica() {
             .contains("master_link_status:up")
     });
     assert!(up, "replica did not sync:\n{}", replica.log());
-    let resp = |args: &[&[u8]]| {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-        out
-    };
     // Keys for the batches to hit: a string and a sorted set.
     let setup = Batch::new()
         .set(b"mtoken:{abc}:t:entry", &[0x10; 30], NEVER)
         .zadd(b"mtoken:{abc}:u:u", NEVER, b"m")
         .bytes();
-    link.write_all(&resp(&[b"MTOKEN.APPLY", b"k", &setup]))
+    link.write_all(&resp(&[&b"MTOKEN.APPLY"[..], b"k", &setup]))
         .expect("send");
     for batch in hostile_batches(b"mtoken:{abc}:t:entry", b"mtoken:{abc}:u:u") {
-        link.write_all(&resp(&[b"MTOKEN.APPLY", b"k", &batch]))
+        link.write_all(&resp(&[&b"MTOKEN.APPLY"[..], b"k", &batch]))
             .expect("send");
     }
     // One write of a batch fails (a ZADD at a string), the others apply,
@@ -373,10 +355,10 @@ fn hostile_apply_batches_from_a_fake_master_never_crash_a_replica() {
         .zadd(b"mtoken:{abc}:t:entry", 1, b"m")
         .expire(b"attack:partial", 4_000_000_000_000)
         .bytes();
-    link.write_all(&resp(&[b"MTOKEN.APPLY", b"k", &partial]))
+    link.write_all(&resp(&[&b"MTOKEN.APPLY"[..], b"k", &partial]))
         .expect("send");
     let ok = Batch::new().set(b"attack:last", b"applied", NEVER).bytes();
-    link.write_all(&resp(&[b"MTOKEN.APPLY", b"k", &ok]))
+    link.write_all(&resp(&[&b"MTOKEN.APPLY"[..], b"k", &ok]))
         .expect("send");
     let applied = wait_until(Duration::from_secs(10), || {
         r.q("GET attack:last") == Reply::Bulk(b"applied".to_vec())
@@ -712,11 +694,7 @@ fn events_never_carry_a_token_or_a_current_digest() {
 fn a_replaced_token_on_an_importing_slot_answers_tryagain_until_its_successor_arrives() {
     let cluster = Cluster::start(3);
     let ports = cluster.ports();
-    let map = cluster.slot_map(0);
-    let tag = (0..)
-        .map(|i| format!("rot{i}"))
-        .find(|t| map[cluster_key_slot(t.as_bytes()) as usize] == ports[0])
-        .expect("a tag on node 0");
+    let tag = cluster.tag_on(0, "rot");
     let slot = cluster_key_slot(tag.as_bytes()).to_string();
     let user = format!("{{{tag}}}:ivy").into_bytes();
     let mut client = cluster.client();

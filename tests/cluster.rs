@@ -551,12 +551,8 @@ fn reshard_under_traffic_loses_no_token_and_leaves_no_orphan() {
 fn importing_node_answers_tryagain_until_the_users_keys_arrive() {
     let cluster = Cluster::start(3);
     let ports = cluster.ports();
-    let map = cluster.slot_map(0);
     // Two users on one slot of node 0, which node 1 will import.
-    let tag = (0..)
-        .map(|i| format!("imp{i}"))
-        .find(|t| map[cluster_key_slot(t.as_bytes()) as usize] == ports[0])
-        .expect("a tag on node 0");
+    let tag = cluster.tag_on(0, "imp");
     let slot = cluster_key_slot(tag.as_bytes());
     let user = format!("{{{tag}}}:alice").into_bytes();
     let newcomer = format!("{{{tag}}}:bob").into_bytes();

@@ -255,15 +255,6 @@ impl ReplStream {
     }
 }
 
-/// A command as RESP, the way the master writes it to replicas.
-fn resp(args: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-    }
-    out
-}
-
 fn without_pings(mut bytes: Vec<u8>) -> Vec<u8> {
     let ping = resp(&["PING"]);
     while let Some(at) = bytes.windows(ping.len()).position(|w| w == ping.as_slice()) {

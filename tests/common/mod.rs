@@ -413,14 +413,7 @@ impl Conn {
 
     /// Write a command without reading its reply (pipelining, MONITOR).
     pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> std::io::Result<()> {
-        let mut buf = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            let a = a.as_ref();
-            buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            buf.extend_from_slice(a);
-            buf.extend_from_slice(b"\r\n");
-        }
-        self.writer.write_all(&buf)
+        self.writer.write_all(&resp(args))
     }
 
     fn line(&mut self) -> std::io::Result<String> {
@@ -492,6 +485,19 @@ impl Conn {
 }
 
 /// Poll `f` every 10 ms until it returns true or `limit` passes.
+/// A command as RESP, the way clients send it and a master writes it to
+/// replicas and the AOF.
+pub fn resp<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        let a = a.as_ref();
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
 pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     loop {
@@ -810,6 +816,15 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// A hash tag `<prefix><i>` whose slot node `node` serves.
+    pub fn tag_on(&self, node: usize, prefix: &str) -> String {
+        let (map, port) = (self.slot_map(0), self.ports()[node]);
+        (0..)
+            .map(|i| format!("{prefix}{i}"))
+            .find(|t| map[cluster_key_slot(t.as_bytes()) as usize] == port)
+            .unwrap_or_else(|| panic!("no tag on node {node}"))
+    }
+
     /// `n` (>= 3) masters with the module and its default configs.
     pub fn start(n: usize) -> Cluster {
         Cluster::with(n, &[])
