@@ -349,6 +349,24 @@ struct Outcome {
     tryagain: u64,
 }
 
+/// One `traffic` thread per plan (seeds `seed + t`), all starting at `ready`.
+fn spawn_traffic(
+    ports: &[u16],
+    plans: Vec<Vec<Vec<u8>>>,
+    seed: u64,
+    ready: &Arc<Barrier>,
+    done: &Arc<AtomicBool>,
+) -> Vec<std::thread::JoinHandle<Outcome>> {
+    plans
+        .into_iter()
+        .enumerate()
+        .map(|(t, users)| {
+            let (ports, ready, done) = (ports.to_vec(), ready.clone(), done.clone());
+            std::thread::spawn(move || traffic(&ports, users, seed + t as u64, ready, done))
+        })
+        .collect()
+}
+
 /// Sweep over `users` until `done`, then once more: each visit verifies
 /// every live token of the user, then creates one or revokes one (and
 /// checks the revoked one no longer verifies).
@@ -489,14 +507,7 @@ fn reshard_under_traffic_loses_no_token_and_leaves_no_orphan() {
 
     let ready = Arc::new(Barrier::new(THREADS + 1));
     let done = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = plans
-        .into_iter()
-        .enumerate()
-        .map(|(t, users)| {
-            let (ports, ready, done) = (ports.clone(), ready.clone(), done.clone());
-            std::thread::spawn(move || traffic(&ports, users, 0x9e37_79b9 + t as u64, ready, done))
-        })
-        .collect();
+    let workers = spawn_traffic(&ports, plans, 0x9e37_79b9, &ready, &done);
     ready.wait();
     let started = Instant::now();
     let child = reshard(&cluster, 0, 1, SLOTS, 10);
@@ -785,14 +796,7 @@ fn atomic_slot_migration_under_traffic_loses_no_token_and_leaves_no_orphan() {
     let ready = Arc::new(Barrier::new(THREADS + 2));
     let done = Arc::new(AtomicBool::new(false));
     let migrating = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = plans
-        .into_iter()
-        .enumerate()
-        .map(|(t, users)| {
-            let (ports, ready, done) = (ports.clone(), ready.clone(), done.clone());
-            std::thread::spawn(move || traffic(&ports, users, 0x51ed_270b + t as u64, ready, done))
-        })
-        .collect();
+    let workers = spawn_traffic(&ports, plans, 0x51ed_270b, &ready, &done);
     // The probe: ASKING + VERIFY on the target; whenever the target did not
     // own the slot after the reply, it did not before either, and the reply
     // must be MOVED (the module did not run).
