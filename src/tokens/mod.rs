@@ -241,7 +241,8 @@ impl<S: Storage> Tokens<S> {
         // short string through the module API reallocates it.
         let mut dead = 0;
         let mut ended = Vec::new();
-        if self.policy.max_lifetime > 0 || self.ended.is_some() {
+        let events = self.ended.is_some();
+        if self.policy.max_lifetime > 0 || events {
             let (policy, now) = (self.policy, self.now);
             for digest in digests {
                 let Ok(Some(rec)) = self.store.entry(slot, digest) else {
@@ -252,7 +253,7 @@ impl<S: Storage> Tokens<S> {
                 };
                 let past = policy.past_deadline(rec.created, now);
                 dead += past as usize;
-                if rec.retired().is_none() {
+                if events && rec.retired().is_none() {
                     ended.push(Ended {
                         user: user.to_vec(),
                         id: rec.device_id(digest),
