@@ -14,8 +14,6 @@
 
 use std::sync::Mutex;
 
-use redis_module::raw;
-
 use crate::ffi::{server, Ctx};
 use crate::slot::SLOTS;
 
@@ -97,7 +95,7 @@ fn fetch(ctx: &Ctx) -> Option<Vec<SlotState>> {
 /// "Redis Cluster"). Always false outside cluster mode, and where
 /// `CLUSTER NODES` cannot be read.
 pub fn importing(ctx: &Ctx, slot: u16) -> bool {
-    if ctx.context_flags() & raw::REDISMODULE_CTX_FLAGS_CLUSTER == 0 {
+    if !ctx.in_cluster() {
         return false;
     }
     let now = ctx.now_ms();
