@@ -17,7 +17,7 @@ use crate::config::{EnumConfig, Named};
 use crate::ffi::{self, Ctx};
 use crate::record::Record;
 use crate::token::{self, Digest, DIGEST_LEN};
-use crate::{keys, slot, stats};
+use crate::{keys, stats};
 
 /// Why a device stopped being valid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -59,17 +59,6 @@ pub struct Ended {
     /// The device's LIST id (its family id once rotated).
     pub id: Digest,
     pub reason: Reason,
-}
-
-/// The channel of a user's events.
-pub fn channel(ns: &[u8], user: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(ns.len() + 16 + user.len());
-    out.extend_from_slice(ns);
-    out.extend_from_slice(b":{");
-    out.extend_from_slice(slot::tag(slot::key_slot(user)));
-    out.extend_from_slice(b"}:events:");
-    out.extend_from_slice(user);
-    out
 }
 
 /// `<reason> <id> <user>`.
@@ -126,7 +115,7 @@ pub fn publish(ctx: &Ctx, ended: &[Ended]) {
     };
     let ns = crate::config::NAMESPACE.get_bytes();
     for e in ended {
-        if ctx.publish(&channel(&ns, &e.user), &message(e), sharded) {
+        if ctx.publish(&keys::user_channel(&ns, &e.user), &message(e), sharded) {
             stats::EVENTS.incr();
         }
     }
@@ -177,12 +166,13 @@ fn on_expired(ctx: &Ctx, name: &[u8], value: Option<&[u8]>) {
 mod tests {
     use super::*;
     use crate::config::Choice;
+    use crate::slot;
     use redis_module::configuration::EnumConfigurationValue;
 
     #[test]
     fn channel_is_on_the_users_slot_and_names_the_user() {
         for user in [&b"alice"[..], b"{tenant}:7", b"sp ace\x00bin"] {
-            let c = channel(b"mtoken", user);
+            let c = keys::user_channel(b"mtoken", user);
             assert_eq!(slot::key_slot(&c), slot::key_slot(user));
             assert!(c.starts_with(b"mtoken:{") && c.ends_with(user));
             assert!(contains(&c, b"}:events:"));

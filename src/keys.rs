@@ -17,18 +17,32 @@ pub const MAX_NAMESPACE: usize = 64;
 const FRAME: usize = 2 + slot::TAG_LEN + 2 + 2;
 const ENTRY_MAX: usize = MAX_NAMESPACE + FRAME + DIGEST_LEN;
 
-/// `<ns>:{<tag>}:<kind>:<rest>`, as the parts to concatenate.
-fn parts<'a>(ns: &'a [u8], slot: u16, kind: &'static [u8; 4], rest: &'a [u8]) -> [&'a [u8]; 5] {
+/// `<ns>:{<tag>}<kind><rest>`, as the parts to concatenate (`kind` with
+/// its colons, e.g. `}:u:`).
+fn parts<'a>(ns: &'a [u8], slot: u16, kind: &'static [u8], rest: &'a [u8]) -> [&'a [u8]; 5] {
     [ns, b":{", slot::tag(slot), kind, rest]
+}
+
+/// A name of `user`'s on the user's slot: `<ns>:{<tag>}<kind><user>`.
+fn of_user(ns: &[u8], kind: &'static [u8], user: &[u8]) -> Vec<u8> {
+    let parts = parts(ns, slot::key_slot(user), kind, user);
+    let mut name = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        name.extend_from_slice(part);
+    }
+    name
 }
 
 /// The sorted set of a user's token digests, scored by expiry.
 pub fn user_index(ns: &[u8], user: &[u8]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(ns.len() + FRAME + user.len());
-    for part in parts(ns, slot::key_slot(user), b"}:u:", user) {
-        key.extend_from_slice(part);
-    }
-    key
+    of_user(ns, b"}:u:", user)
+}
+
+/// The pub/sub channel of a user's events (docs/DESIGN.md, "Events"): on
+/// the user's slot, like the user's keys, so sharded messages are
+/// published on the user's node.
+pub fn user_channel(ns: &[u8], user: &[u8]) -> Vec<u8> {
+    of_user(ns, b"}:events:", user)
 }
 
 /// Whether `index`, a name `user_index` built, is `user`'s index key under

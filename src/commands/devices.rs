@@ -3,9 +3,9 @@
 
 use crate::commands::args::Cursor;
 use crate::error::Result;
-use crate::events;
 use crate::events::Reason;
 use crate::ffi::Ctx;
+use crate::keys;
 use crate::rules::Device;
 use crate::slot::key_slot;
 use crate::store::Storage;
@@ -95,6 +95,6 @@ pub fn channel(ctx: &Ctx, argv: &[&[u8]]) -> Result<()> {
     let user = args.next_user()?;
     args.done()?;
     let ns = crate::config::NAMESPACE.read();
-    ctx.reply_bulk(&events::channel(&ns, user));
+    ctx.reply_bulk(&keys::user_channel(&ns, user));
     Ok(())
 }
