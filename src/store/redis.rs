@@ -229,12 +229,19 @@ impl Storage for RedisStore<'_> {
     fn delete(&mut self, slot: u16, digests: &[Digest], index_of: Option<&[u8]>) -> Result<usize> {
         self.entry = None;
         // One handle per key: a second one would point at a deleted value.
-        let mut digests = digests.to_vec();
-        digests.sort_unstable();
-        digests.dedup();
+        let unique: Vec<Digest>;
+        let digests = if digests.len() > 1 {
+            let mut sorted = digests.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            unique = sorted;
+            &unique[..]
+        } else {
+            digests
+        };
         // Open and check every key before deleting any.
         let mut found: Vec<(EntryName, WriteKey)> = Vec::with_capacity(digests.len());
-        for digest in &digests {
+        for digest in digests {
             let name = keys::token_entry(&self.ns, slot, digest);
             let Open::Write(key) = self.open(&name, true)? else {
                 return Err(Error::WriteRefused);
